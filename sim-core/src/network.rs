@@ -1,0 +1,405 @@
+//! The network: directed links with latency distributions, loss, duplication, FIFO or
+//! reordering delivery, and partitions as blocked directed links.
+
+use crate::ids::NodeId;
+use crate::rng::{clamp_to_nanos, Probability, Purpose, SimRng};
+use crate::time::{SimDuration, SimTime};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The longest latency any distribution may produce: heavy tails are cut here so a single
+/// draw cannot push a message past the end of time.
+pub const LATENCY_NS_MAX: u64 = 3_600 * 1_000_000_000;
+
+/// A distribution of one-way message latency.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Latency {
+    /// Always the same.
+    Constant(SimDuration),
+    /// Uniform between `min` and `max` inclusive, drawn as an integer (no float involved).
+    Uniform {
+        /// Smallest latency.
+        min: SimDuration,
+        /// Largest latency.
+        max: SimDuration,
+    },
+    /// Normal around `mean`; draws below zero become zero.
+    Normal {
+        /// Mean latency.
+        mean: SimDuration,
+        /// Standard deviation.
+        stddev: SimDuration,
+    },
+    /// Log-normal: `median * exp(sigma * z)`, a long right tail.
+    LogNormal {
+        /// The median latency.
+        median: SimDuration,
+        /// The spread of the underlying normal (dimensionless).
+        sigma: f64,
+    },
+    /// `min` plus an exponential tail with mean `mean`.
+    Exponential {
+        /// The floor under every draw.
+        min: SimDuration,
+        /// Mean of the exponential part.
+        mean: SimDuration,
+    },
+    /// Pareto with scale `min` and the given shape: heavy tail, mean `min * shape / (shape - 1)`.
+    Pareto {
+        /// The smallest value (the scale).
+        min: SimDuration,
+        /// Tail index; smaller is heavier.
+        shape: f64,
+    },
+}
+
+impl Latency {
+    /// Draws one latency in integer nanoseconds.
+    #[inline]
+    pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+        let ns = match *self {
+            Latency::Constant(d) => d.0,
+            Latency::Uniform { min, max } => rng.between(min.0, max.0),
+            Latency::Normal { mean, stddev } => {
+                clamp_to_nanos(mean.0 as f64 + stddev.0 as f64 * rng.standard_normal())
+            }
+            Latency::LogNormal { median, sigma } => {
+                clamp_to_nanos(median.0 as f64 * libm::exp(sigma * rng.standard_normal()))
+            }
+            Latency::Exponential { min, mean } => {
+                min.0.saturating_add(rng.exponential_nanos(mean.0))
+            }
+            Latency::Pareto { min, shape } => {
+                let u = rng.open_unit();
+                clamp_to_nanos(min.0 as f64 / libm::pow(u, 1.0 / shape))
+            }
+        };
+        SimDuration(ns.min(LATENCY_NS_MAX))
+    }
+
+    /// Checks the parameters; the message says what is wrong and what was expected.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Latency::Uniform { min, max } if min > max => Err(format!(
+                "Uniform latency needs min <= max, found min {min} and max {max}"
+            )),
+            Latency::LogNormal { sigma, .. } if !(sigma.is_finite() && sigma >= 0.0) => Err(
+                format!("LogNormal sigma must be a finite number >= 0, found {sigma}"),
+            ),
+            Latency::Pareto { shape, .. } if !(shape.is_finite() && shape > 0.0) => Err(format!(
+                "Pareto shape must be a finite number > 0, found {shape}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How a link orders the messages it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+pub enum Delivery {
+    /// Messages arrive in the order they were sent (a TCP connection).
+    #[default]
+    Fifo,
+    /// Each message takes its own latency and may overtake earlier ones (UDP).
+    Reorder,
+}
+
+/// Everything that describes one directed link.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinkConfig {
+    /// One-way latency.
+    pub latency: Latency,
+    /// Probability that a message is lost.
+    pub drop: Probability,
+    /// Probability that a message is delivered twice.
+    pub duplicate: Probability,
+    /// FIFO or reordering.
+    pub delivery: Delivery,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency: Latency::Constant(SimDuration::from_millis(1)),
+            drop: Probability::NEVER,
+            duplicate: Probability::NEVER,
+            delivery: Delivery::Fifo,
+        }
+    }
+}
+
+/// Why a message never arrived; every drop is traced with one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum DropReason {
+    /// The link was blocked by a partition when the message was sent.
+    Partitioned,
+    /// The link was blocked while the message was in flight.
+    PartitionedInFlight,
+    /// Random loss on the link.
+    Lost,
+    /// The destination was crashed when the message arrived.
+    DestinationDown,
+    /// The sender crashed before a sync the message waited for completed.
+    SenderCrashedBeforeSync,
+}
+
+impl DropReason {
+    /// Every reason, in a fixed order (for tables).
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Partitioned,
+        DropReason::PartitionedInFlight,
+        DropReason::Lost,
+        DropReason::DestinationDown,
+        DropReason::SenderCrashedBeforeSync,
+    ];
+
+    /// A fixed tag for the trace encoding.
+    pub fn tag(self) -> u64 {
+        match self {
+            DropReason::Partitioned => 1,
+            DropReason::PartitionedInFlight => 2,
+            DropReason::Lost => 3,
+            DropReason::DestinationDown => 4,
+            DropReason::SenderCrashedBeforeSync => 5,
+        }
+    }
+
+    /// A short name for people and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Partitioned => "partitioned",
+            DropReason::PartitionedInFlight => "partitioned-in-flight",
+            DropReason::Lost => "lost",
+            DropReason::DestinationDown => "destination-down",
+            DropReason::SenderCrashedBeforeSync => "sender-crashed-before-sync",
+        }
+    }
+}
+
+/// What the network decided for one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transmission {
+    /// Arrives at the first time; and a second copy at the second, when duplicated.
+    Deliver(SimTime, Option<SimTime>),
+    /// Never arrives.
+    Drop(DropReason),
+}
+
+/// A set of directed links cut together, so that healing one cut does not heal another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// The directed links (from, to) this cut blocks.
+    pub links: Vec<(NodeId, NodeId)>,
+}
+
+impl Cut {
+    /// Every link between different groups, both ways: a clean split. Nodes in no group form
+    /// one more group together.
+    pub fn split(groups: &[Vec<NodeId>], node_count: usize) -> Cut {
+        let mut group_of = vec![usize::MAX; node_count];
+        for (g, members) in groups.iter().enumerate() {
+            for node in members {
+                group_of[node.index()] = g;
+            }
+        }
+        let mut links = Vec::new();
+        for a in 0..node_count {
+            for b in 0..node_count {
+                if a != b && group_of[a] != group_of[b] {
+                    links.push((NodeId(a as u32), NodeId(b as u32)));
+                }
+            }
+        }
+        Cut { links }
+    }
+
+    /// Blocks every link from a node in `from` to a node in `to`, and nothing the other way.
+    pub fn one_way(from: &[NodeId], to: &[NodeId]) -> Cut {
+        let mut links = Vec::new();
+        for &a in from {
+            for &b in to {
+                if a != b {
+                    links.push((a, b));
+                }
+            }
+        }
+        Cut { links }
+    }
+
+    /// `left` and `right` cannot talk to each other, but both still talk to `via`.
+    pub fn bridge(left: &[NodeId], right: &[NodeId], via: NodeId) -> Cut {
+        let left: Vec<NodeId> = left.iter().copied().filter(|n| *n != via).collect();
+        let right: Vec<NodeId> = right.iter().copied().filter(|n| *n != via).collect();
+        let mut cut = Cut::one_way(&left, &right);
+        cut.links.extend(Cut::one_way(&right, &left).links);
+        cut
+    }
+
+    /// Cuts one node off from everyone, both ways.
+    pub fn isolate(node: NodeId, node_count: usize) -> Cut {
+        let others: Vec<NodeId> = (0..node_count as u32)
+            .map(NodeId)
+            .filter(|n| *n != node)
+            .collect();
+        let mut cut = Cut::one_way(&[node], &others);
+        cut.links.extend(Cut::one_way(&others, &[node]).links);
+        cut
+    }
+}
+
+/// The network of one run: link settings, per-link random streams, FIFO horizons and cuts.
+pub struct Network {
+    node_count: usize,
+    links: Vec<LinkConfig>,
+    rngs: Vec<SimRng>,
+    /// Per link, the latest delivery time handed out (keeps FIFO links in order).
+    fifo_horizon: Vec<SimTime>,
+    /// Per link, how many active cuts block it.
+    blocked: Vec<u32>,
+    cuts: BTreeMap<u64, Cut>,
+}
+
+impl Network {
+    /// A network of `node_count` nodes with `links[from * n + to]` describing each link.
+    pub fn new(seed: u64, node_count: usize, links: Vec<LinkConfig>) -> Network {
+        assert_eq!(links.len(), node_count * node_count, "one config per directed link");
+        let rngs = (0..links.len())
+            .map(|i| SimRng::stream(seed, Purpose::Link, i as u64))
+            .collect();
+        Network {
+            node_count,
+            links,
+            rngs,
+            fifo_horizon: vec![SimTime::ZERO; node_count * node_count],
+            blocked: vec![0; node_count * node_count],
+            cuts: BTreeMap::new(),
+        }
+    }
+
+    #[inline]
+    fn link_index(&self, from: NodeId, to: NodeId) -> usize {
+        from.index() * self.node_count + to.index()
+    }
+
+    /// The configuration of one directed link.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
+        &self.links[self.link_index(from, to)]
+    }
+
+    /// True when some active cut blocks `from -> to`.
+    #[inline]
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        self.blocked[self.link_index(from, to)] > 0
+    }
+
+    /// Decides the fate of one message sent now: dropped (and why) or delivered when.
+    #[inline]
+    pub fn transmit(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Transmission {
+        let index = self.link_index(from, to);
+        if self.blocked[index] > 0 {
+            return Transmission::Drop(DropReason::Partitioned);
+        }
+        let link = &self.links[index];
+        let rng = &mut self.rngs[index];
+        if rng.chance(link.drop) {
+            return Transmission::Drop(DropReason::Lost);
+        }
+        let mut first = now + link.latency.sample(rng);
+        let duplicate = if rng.chance(link.duplicate) {
+            Some(now + link.latency.sample(rng))
+        } else {
+            None
+        };
+        if link.delivery == Delivery::Fifo {
+            // Equal times keep send order: the event queue breaks ties by insertion.
+            first = first.max(self.fifo_horizon[index]);
+            self.fifo_horizon[index] = first;
+        }
+        let duplicate = duplicate.map(|at| {
+            if link.delivery == Delivery::Fifo {
+                let at = at.max(self.fifo_horizon[index]);
+                self.fifo_horizon[index] = at;
+                at
+            } else {
+                at
+            }
+        });
+        Transmission::Deliver(first, duplicate)
+    }
+
+    /// Activates a cut under `id`; links it blocks stay blocked until every cut on them heals.
+    pub fn add_cut(&mut self, id: u64, cut: Cut) {
+        for &(from, to) in &cut.links {
+            let index = self.link_index(from, to);
+            self.blocked[index] += 1;
+        }
+        let previous = self.cuts.insert(id, cut);
+        assert!(previous.is_none(), "cut {id} added twice");
+    }
+
+    /// Heals one cut; unknown ids (already healed) are ignored.
+    pub fn remove_cut(&mut self, id: u64) -> bool {
+        let Some(cut) = self.cuts.remove(&id) else {
+            return false;
+        };
+        for &(from, to) in &cut.links {
+            let index = self.link_index(from, to);
+            assert!(self.blocked[index] > 0, "link blocked count underflow");
+            self.blocked[index] -= 1;
+        }
+        true
+    }
+
+    /// Heals every cut.
+    pub fn heal_all(&mut self) {
+        self.cuts.clear();
+        self.blocked.iter_mut().for_each(|b| *b = 0);
+    }
+
+    /// How many cuts are active.
+    pub fn active_cuts(&self) -> usize {
+        self.cuts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(i: u32) -> NodeId {
+        NodeId(i)
+    }
+
+    #[test]
+    fn split_blocks_across_groups_only() {
+        let cut = Cut::split(&[vec![n(0)], vec![n(1), n(2)]], 3);
+        let mut net = Network::new(1, 3, vec![LinkConfig::default(); 9]);
+        net.add_cut(1, cut);
+        assert!(net.is_blocked(n(0), n(1)) && net.is_blocked(n(1), n(0)));
+        assert!(net.is_blocked(n(0), n(2)) && net.is_blocked(n(2), n(0)));
+        assert!(!net.is_blocked(n(1), n(2)) && !net.is_blocked(n(2), n(1)));
+        net.remove_cut(1);
+        assert!(!net.is_blocked(n(0), n(1)));
+    }
+
+    #[test]
+    fn overlapping_cuts_heal_independently() {
+        let mut net = Network::new(1, 3, vec![LinkConfig::default(); 9]);
+        net.add_cut(1, Cut::isolate(n(0), 3));
+        net.add_cut(2, Cut::one_way(&[n(0)], &[n(1)]));
+        net.remove_cut(1);
+        assert!(net.is_blocked(n(0), n(1)));
+        assert!(!net.is_blocked(n(1), n(0)));
+        assert!(!net.is_blocked(n(0), n(2)));
+    }
+
+    #[test]
+    fn bridge_keeps_the_middle_node_connected() {
+        let cut = Cut::bridge(&[n(0), n(1)], &[n(3), n(4)], n(2));
+        let mut net = Network::new(1, 5, vec![LinkConfig::default(); 25]);
+        net.add_cut(7, cut);
+        assert!(net.is_blocked(n(0), n(3)) && net.is_blocked(n(4), n(1)));
+        assert!(!net.is_blocked(n(0), n(2)) && !net.is_blocked(n(2), n(4)));
+        assert!(!net.is_blocked(n(0), n(1)) && !net.is_blocked(n(3), n(4)));
+    }
+}
