@@ -1,1 +1,5 @@
-fn main() {}
+//! The `faultline` binary: the CLI with the built-in protocols.
+
+fn main() -> std::process::ExitCode {
+    faultline::cli::main()
+}

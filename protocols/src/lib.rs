@@ -1,1 +1,4 @@
-//! placeholder
+//! faultline's bundled protocols. Each is a pure state machine implementing
+//! [`sim_core::protocol::Protocol`], with its own invariants and known-bad variants.
+
+pub mod lww;

@@ -190,7 +190,10 @@ mod tests {
         let step_at = SimTime(2 * NS_PER_S);
         clock.step(step_at, SignedDuration(-(300 * NS_PER_MS as i64)));
         assert_eq!(clock.wall(before).0, (NS_PER_S + 5 * NS_PER_MS) as i64);
-        assert_eq!(clock.wall(step_at).0, (2 * NS_PER_S) as i64 + 5_000_000 - 300_000_000);
+        assert_eq!(
+            clock.wall(step_at).0,
+            (2 * NS_PER_S) as i64 + 5_000_000 - 300_000_000
+        );
         assert_eq!(clock.monotonic(step_at).0, 2 * NS_PER_S);
         assert!(clock.wall(step_at) < clock.wall(SimTime(step_at.0 - 1)));
     }

@@ -197,8 +197,10 @@ pub struct RunResult {
     pub key_replicas: Vec<Vec<NodeId>>,
     /// First failure of each protocol invariant, in order of occurrence.
     pub violations: Vec<InvariantViolation>,
-    /// Divergence over time.
+    /// Divergence over time; the sample times are also when `first_seen` was updated.
     pub divergence: Vec<DivergenceSample>,
+    /// For each value, the first sample at which some live replica held it.
+    pub first_seen: BTreeMap<Value, SimTime>,
     /// The settle phase, if the run had one.
     pub settle: Option<SettleOutcome>,
     /// Message statistics.
@@ -420,6 +422,7 @@ pub struct Simulation<'sink, P: Protocol> {
     settle: Option<SettleOutcome>,
     limit_reached: Option<String>,
     view_buffers: Vec<ReplicaView>,
+    first_seen: BTreeMap<Value, SimTime>,
 }
 
 impl<'sink, P: Protocol> Simulation<'sink, P> {
@@ -517,6 +520,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             settle: None,
             limit_reached: None,
             view_buffers: vec![ReplicaView::new(); n],
+            first_seen: BTreeMap::new(),
             config,
         }
     }
@@ -925,14 +929,19 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
     fn on_request(&mut self, node: NodeId, request: Request) {
         let client = request.id.client;
         if !self.nodes[node.index()].is_up() {
-            self.record(TraceKind::RequestLost, node, client.0, request.id.op.0, || {
-                format!("{client} -> {node}: {:?} lost, node is down", request.op)
-            });
+            self.record(
+                TraceKind::RequestLost,
+                node,
+                client.0,
+                request.id.op.0,
+                || format!("{client} -> {node}: {:?} lost, node is down", request.op),
+            );
             return;
         }
-        self.trigger_event = self.record(TraceKind::Request, node, client.0, request.id.op.0, || {
-            format!("{client} -> {node}: {:?} ({})", request.op, request.id.op)
-        });
+        self.trigger_event =
+            self.record(TraceKind::Request, node, client.0, request.id.op.0, || {
+                format!("{client} -> {node}: {:?} ({})", request.op, request.id.op)
+            });
         self.step_node(node, |state, ctx| state.on_request(request, ctx));
     }
 
@@ -988,9 +997,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
     fn on_fault(&mut self, index: usize) {
         let fault = self.config.schedule[index].clone();
         let description = fault.action.to_string();
-        let event = self.record(TraceKind::Fault, NodeId(0), fault.action.tag() as u32, index as u64, || {
-            description.clone()
-        });
+        let event = self.record(
+            TraceKind::Fault,
+            NodeId(0),
+            fault.action.tag() as u32,
+            index as u64,
+            || description.clone(),
+        );
         let effective = self.apply_fault(&fault.action);
         self.faults.push(AppliedFault {
             event,
@@ -1029,7 +1042,9 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 true
             }
             FaultAction::ClockSlew { node, by, rate_ppm } => {
-                self.nodes[node.index()].clock.slew(self.now, *by, *rate_ppm);
+                self.nodes[node.index()]
+                    .clock
+                    .slew(self.now, *by, *rate_ppm);
                 true
             }
         }
@@ -1058,7 +1073,12 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         for (_, held) in held {
             if let Held::Send(to, message) = held {
                 let message_digest = digest(&message);
-                self.drop_message(node, to, message_digest, DropReason::SenderCrashedBeforeSync);
+                self.drop_message(
+                    node,
+                    to,
+                    message_digest,
+                    DropReason::SenderCrashedBeforeSync,
+                );
             }
         }
         for event in deferred {
@@ -1068,9 +1088,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 }
                 Event::Request { request, .. } => {
                     let client = request.id.client;
-                    self.record(TraceKind::RequestLost, node, client.0, request.id.op.0, || {
-                        format!("{client} -> {node}: request lost in crash")
-                    });
+                    self.record(
+                        TraceKind::RequestLost,
+                        node,
+                        client.0,
+                        request.id.op.0,
+                        || format!("{client} -> {node}: request lost in crash"),
+                    );
                 }
                 _ => {}
             }
@@ -1084,7 +1108,9 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         if !runtime.is_up() {
             return false;
         }
-        let until = runtime.paused_until.map_or(until, |current| current.max(until));
+        let until = runtime
+            .paused_until
+            .map_or(until, |current| current.max(until));
         runtime.paused_until = Some(until);
         runtime.pause_id += 1;
         let pause_id = runtime.pause_id;
@@ -1327,9 +1353,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         let timeout = self.config.workload.timeout;
         let entry = &mut self.history[op.0 as usize];
         entry.note = Some(format!("no reply within {timeout}"));
-        self.record(TraceKind::ClientTimeout, outstanding.node, client.0, op.0, || {
-            format!("{client} timed out on {op}")
-        });
+        self.record(
+            TraceKind::ClientTimeout,
+            outstanding.node,
+            client.0,
+            op.0,
+            || format!("{client} timed out on {op}"),
+        );
         self.after_completion(client);
     }
 
@@ -1369,9 +1399,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 continue;
             }
             let description = action.to_string();
-            let event = self.record(TraceKind::Fault, NodeId(0), action.tag() as u32, u64::MAX, || {
-                description.clone()
-            });
+            let event = self.record(
+                TraceKind::Fault,
+                NodeId(0),
+                action.tag() as u32,
+                u64::MAX,
+                || description.clone(),
+            );
             let effective = self.apply_fault(&action);
             self.faults.push(AppliedFault {
                 event,
@@ -1412,7 +1446,11 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                     self.phase = Phase::Done;
                     return;
                 }
-                let every = self.config.settle.as_ref().map_or(SimDuration(1), |s| s.check_every);
+                let every = self
+                    .config
+                    .settle
+                    .as_ref()
+                    .map_or(SimDuration(1), |s| s.check_every);
                 self.schedule(self.now + every.max(SimDuration(1)), Event::Sample);
             }
             Phase::Done => {}
@@ -1420,7 +1458,10 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
     }
 
     fn restarts_on_settle(&self) -> bool {
-        self.config.settle.as_ref().is_some_and(|s| s.restart_crashed)
+        self.config
+            .settle
+            .as_ref()
+            .is_some_and(|s| s.restart_crashed)
     }
 
     fn count_diverged_keys(&mut self) -> u32 {
@@ -1428,6 +1469,14 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             buffer.clear();
             if let Some(state) = &self.nodes[index].state {
                 state.replica_view(buffer);
+            }
+        }
+        for (index, view) in self.view_buffers.iter().enumerate() {
+            if !self.nodes[index].is_up() {
+                continue;
+            }
+            for value in view.values().flatten() {
+                self.first_seen.entry(*value).or_insert(self.now);
             }
         }
         let mut diverged = 0;
@@ -1456,7 +1505,10 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
     fn finish(mut self) -> RunResult {
         if self.phase == Phase::Faults {
             // A run without settle ends at the end of the fault phase.
-            self.now = self.now.max(SimTime::ZERO + self.config.duration).min(self.end);
+            self.now = self
+                .now
+                .max(SimTime::ZERO + self.config.duration)
+                .min(self.end);
         }
         let final_views = self
             .nodes
@@ -1479,6 +1531,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             key_replicas: self.key_replicas,
             violations: self.violations,
             divergence: self.divergence,
+            first_seen: self.first_seen,
             settle: self.settle,
             net: self.net,
             faults: self.faults,

@@ -199,7 +199,14 @@ impl Default for NemesisConfig {
 
 /// Generator names, in a fixed order: the position is the generator's stream index, so
 /// switching one generator off leaves every other generator's draws unchanged.
-const GENERATORS: [&str; 6] = ["partition", "one-way", "flap", "crash", "pause", "clock-step"];
+const GENERATORS: [&str; 6] = [
+    "partition",
+    "one-way",
+    "flap",
+    "crash",
+    "pause",
+    "clock-step",
+];
 
 impl NemesisConfig {
     /// Draws every random fault of a run up to `end`, as an explicit schedule (what a
@@ -265,7 +272,10 @@ impl Generator<'_> {
     }
 
     fn duration(&mut self, config: &NemesisConfig) -> SimDuration {
-        SimDuration(self.rng.between(config.duration_min.0, config.duration_max.0))
+        SimDuration(
+            self.rng
+                .between(config.duration_min.0, config.duration_max.0),
+        )
     }
 
     fn random_node(&mut self) -> NodeId {

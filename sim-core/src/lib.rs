@@ -15,6 +15,7 @@ pub mod ids;
 pub mod network;
 pub mod protocol;
 pub mod rng;
+pub mod scenario;
 pub mod time;
 pub mod trace;
 pub mod workload;

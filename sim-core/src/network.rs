@@ -262,7 +262,11 @@ pub struct Network {
 impl Network {
     /// A network of `node_count` nodes with `links[from * n + to]` describing each link.
     pub fn new(seed: u64, node_count: usize, links: Vec<LinkConfig>) -> Network {
-        assert_eq!(links.len(), node_count * node_count, "one config per directed link");
+        assert_eq!(
+            links.len(),
+            node_count * node_count,
+            "one config per directed link"
+        );
         let rngs = (0..links.len())
             .map(|i| SimRng::stream(seed, Purpose::Link, i as u64))
             .collect();

@@ -213,14 +213,19 @@ where
             (Effect::Send { to: a, message: m }, Effect::Send { to: b, message: n }) => {
                 a == b && m == n
             }
-            (
-                Effect::SetTimer { timer: a, after: x },
-                Effect::SetTimer { timer: b, after: y },
-            ) => a == b && x == y,
+            (Effect::SetTimer { timer: a, after: x }, Effect::SetTimer { timer: b, after: y }) => {
+                a == b && x == y
+            }
             (Effect::CancelTimer { timer: a }, Effect::CancelTimer { timer: b }) => a == b,
             (
-                Effect::Reply { request: a, reply: x },
-                Effect::Reply { request: b, reply: y },
+                Effect::Reply {
+                    request: a,
+                    reply: x,
+                },
+                Effect::Reply {
+                    request: b,
+                    reply: y,
+                },
             ) => a == b && x == y,
             (Effect::Persist(a), Effect::Persist(b)) => a == b,
             (Effect::Sync, Effect::Sync) => true,

@@ -106,7 +106,18 @@ impl Add for SimDuration {
 }
 
 /// Writes nanoseconds the way people read them: "0s", "250ms", "1.204s", "-50ms", "3us".
+/// Keeps three decimals; see [`format_nanos_exact`] for text that parses back exactly.
 pub fn format_nanos(ns: i128) -> String {
+    format_nanos_with(ns, 3)
+}
+
+/// Like [`format_nanos`] but keeps every digit, so that [`parse_signed_nanos`] reads the
+/// same number back.
+pub fn format_nanos_exact(ns: i128) -> String {
+    format_nanos_with(ns, 9)
+}
+
+fn format_nanos_with(ns: i128, decimals_max: usize) -> String {
     let sign = if ns < 0 { "-" } else { "" };
     let abs = ns.unsigned_abs();
     let (unit, scale) = if abs == 0 {
@@ -128,7 +139,7 @@ pub fn format_nanos(ns: i128) -> String {
     // Three significant decimals are enough for a human; trailing zeros go.
     let digits = scale.ilog10() as usize;
     let mut frac_text = format!("{frac:0digits$}");
-    frac_text.truncate(3);
+    frac_text.truncate(decimals_max);
     let frac_text = frac_text.trim_end_matches('0');
     if frac_text.is_empty() {
         format!("{sign}{whole}{unit}")
@@ -265,19 +276,55 @@ mod tests {
 
     #[test]
     fn parses_the_units_people_write() {
-        assert_eq!(parse_duration("250ms").unwrap(), SimDuration(250 * NS_PER_MS));
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            SimDuration(250 * NS_PER_MS)
+        );
         assert_eq!(parse_duration("2s").unwrap(), SimDuration(2 * NS_PER_S));
-        assert_eq!(parse_duration("1.5s").unwrap(), SimDuration(1_500 * NS_PER_MS));
+        assert_eq!(
+            parse_duration("1.5s").unwrap(),
+            SimDuration(1_500 * NS_PER_MS)
+        );
         assert_eq!(parse_duration("0.001ms").unwrap(), SimDuration(1_000));
         assert_eq!(parse_duration("100us").unwrap(), SimDuration(100_000));
         assert_eq!(parse_duration("1h").unwrap(), SimDuration(3_600 * NS_PER_S));
-        assert_eq!(parse_signed_nanos("-50ms").unwrap(), -50 * NS_PER_MS as i128);
+        assert_eq!(
+            parse_signed_nanos("-50ms").unwrap(),
+            -50 * NS_PER_MS as i128
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for bad in ["", "ms", "10", "10 parsecs", "1.2.3s", "-5ms", "0.0000000001s", "1e3ms"] {
+        for bad in [
+            "",
+            "ms",
+            "10",
+            "10 parsecs",
+            "1.2.3s",
+            "-5ms",
+            "0.0000000001s",
+            "1e3ms",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn exact_format_parses_back() {
+        for nanos in [
+            0i128,
+            1,
+            999,
+            1_000_001,
+            1_234_567_891,
+            -50_000_000,
+            3_600_000_000_123,
+        ] {
+            assert_eq!(
+                parse_signed_nanos(&format_nanos_exact(nanos)).unwrap(),
+                nanos
+            );
         }
     }
 

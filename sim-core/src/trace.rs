@@ -157,7 +157,9 @@ impl Default for StableHasher {
 impl StableHasher {
     #[inline]
     fn mix(&mut self, word: u64) {
-        self.state = (self.state ^ word.wrapping_mul(K0)).rotate_left(29).wrapping_mul(K4);
+        self.state = (self.state ^ word.wrapping_mul(K0))
+            .rotate_left(29)
+            .wrapping_mul(K4);
     }
 }
 
@@ -232,7 +234,8 @@ impl TraceHasher {
     #[inline]
     pub fn add(&mut self, record: &TraceRecord) {
         let [w0, w1, w2, w3] = record.words();
-        let folded = w0.wrapping_mul(K0) ^ w1.wrapping_mul(K1) ^ w2.wrapping_mul(K2) ^ w3.wrapping_mul(K3);
+        let folded =
+            w0.wrapping_mul(K0) ^ w1.wrapping_mul(K1) ^ w2.wrapping_mul(K2) ^ w3.wrapping_mul(K3);
         self.state = (self.state ^ folded).rotate_left(29).wrapping_mul(K4);
         self.count += 1;
     }

@@ -194,6 +194,9 @@ mod tests {
         for _ in 0..100_000 {
             counts[uniform.choose(&mut rng).0 as usize] += 1;
         }
-        assert!(counts.iter().all(|c| (9_500..10_500).contains(c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|c| (9_500..10_500).contains(c)),
+            "{counts:?}"
+        );
     }
 }

@@ -1,0 +1,167 @@
+//! The terminal summary: about fifteen lines a person reads after a run.
+
+use crate::{Report, Verdict};
+use sim_core::time::format_nanos;
+use std::fmt::Write;
+
+/// Whether to colour the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Colour {
+    /// ANSI colours.
+    On,
+    /// Plain text.
+    Off,
+}
+
+fn paint(colour: Colour, code: &str, text: &str) -> String {
+    match colour {
+        Colour::On => format!("\x1b[{code}m{text}\x1b[0m"),
+        Colour::Off => text.to_string(),
+    }
+}
+
+/// Groups digits in threes: 1234567 -> "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ns(value: u64) -> String {
+    format_nanos(value as i128)
+}
+
+/// Renders the summary.
+pub fn render(report: &Report, colour: Colour) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, label: &str, text: &str| {
+        let _ = writeln!(out, "  {label:<12}{text}");
+    };
+    let _ = writeln!(out, "{} ({})", report.scenario, report.file);
+    line(&mut out, "seed", &report.seed.to_string());
+    line(&mut out, "trace hash", &report.trace_hash);
+    line(
+        &mut out,
+        "protocol",
+        &format!("{} {}", report.protocol, report.protocol_config),
+    );
+    line(
+        &mut out,
+        "events",
+        &format!(
+            "{} over {} simulated",
+            thousands(report.events),
+            ns(report.end_time_ns)
+        ),
+    );
+    let ops = &report.operations;
+    line(
+        &mut out,
+        "operations",
+        &format!(
+            "{} ok, {} failed, {} unknown",
+            thousands(ops.ok),
+            thousands(ops.fail),
+            thousands(ops.unknown)
+        ),
+    );
+    let net = &report.network;
+    let dropped: u64 = net.dropped.iter().map(|(_, n)| n).sum();
+    let reasons: Vec<String> = net
+        .dropped
+        .iter()
+        .map(|(reason, n)| format!("{reason} {}", thousands(*n)))
+        .collect();
+    let mut network = format!(
+        "{} sent, {} delivered, {} dropped",
+        thousands(net.sent),
+        thousands(net.delivered),
+        thousands(dropped)
+    );
+    if !reasons.is_empty() {
+        let _ = write!(network, " ({})", reasons.join(", "));
+    }
+    if net.duplicated > 0 {
+        let _ = write!(network, ", {} duplicated", thousands(net.duplicated));
+    }
+    line(&mut out, "network", &network);
+    let effective = report.faults.iter().filter(|f| f.effective).count();
+    if effective > 0 {
+        line(&mut out, "faults", &format!("{effective} applied"));
+    }
+    if let Some(convergence) = &report.convergence {
+        let text = match (convergence.converged, convergence.time_to_converge_ns) {
+            (true, Some(t)) => format!(
+                "converged {} after settle began (peak: {} keys diverged)",
+                ns(t),
+                convergence.peak_keys_diverged
+            ),
+            (true, None) => "converged".to_string(),
+            (false, _) => format!(
+                "NOT converged: {} key(s) still differ",
+                convergence.divergent_keys.len()
+            ),
+        };
+        line(&mut out, "convergence", &text);
+    }
+    if let Some(lost) = &report.lost_writes {
+        line(
+            &mut out,
+            "lost writes",
+            &format!(
+                "{} of {} acknowledged writes",
+                thousands(lost.lost.len() as u64),
+                thousands(lost.acknowledged)
+            ),
+        );
+    }
+    if let Some(limit) = &report.limit_reached {
+        line(&mut out, "limit", &format!("reached: {limit}"));
+    }
+    let verdict = match report.verdict {
+        Verdict::Pass => paint(colour, "32;1", "PASS"),
+        Verdict::Fail => paint(
+            colour,
+            "31;1",
+            &format!("FAIL: {} violation(s)", report.violations.len()),
+        ),
+        Verdict::Unknown => paint(colour, "33;1", "UNKNOWN: the run was cut short"),
+    };
+    line(&mut out, "verdict", &verdict);
+    for violation in report.violations.iter().take(5) {
+        let at = match (violation.event, violation.time_ns) {
+            (Some(event), Some(t)) => format!(" at event {} ({})", thousands(event), ns(t)),
+            (None, Some(t)) => format!(" ({})", ns(t)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "    - {}{at}: {}",
+            paint(colour, "1", &violation.name),
+            violation.explanation
+        );
+    }
+    if report.verdict != Verdict::Pass {
+        line(&mut out, "reproduce", &report.reproduce);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

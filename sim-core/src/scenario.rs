@@ -1,0 +1,1270 @@
+//! The RON scenario format: one file describes a run — cluster, protocol, clocks, network,
+//! faults, workload, settle and checks — and is read in two passes so that every error,
+//! including cross-field ones ("node n7 does not exist", "fault after the end of the run"),
+//! names the file, line and column.
+//!
+//! Pass 1 reads the file with no context and learns the protocol name, the node count and
+//! the duration; pass 2 reads it again knowing them, and the field types below check
+//! themselves against that context as they are read, so the RON parser attaches the
+//! position of the offending value to the error.
+
+use crate::clock::NodeClock;
+use crate::engine::{Limits, SettleConfig, SimConfig, StorageConfig};
+use crate::fault::{CutKind, FaultAction, FaultOrigin, NemesisConfig, ScheduledFault};
+use crate::ids::NodeId;
+use crate::network::{Cut, Delivery, Latency, LinkConfig};
+use crate::protocol::Protocol;
+use crate::rng::Probability;
+use crate::time::{parse_duration, parse_signed_nanos, SignedDuration, SimDuration, SimTime};
+use crate::workload::{KeyDistribution, LoadMode, Target, WorkloadConfig, PPM_ONE};
+use serde::de::{
+    self, DeserializeOwned, Deserializer, EnumAccess, MapAccess, VariantAccess, Visitor,
+};
+use serde::Deserialize;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// The largest cluster a scenario may describe.
+pub const NODES_MAX: u32 = 64;
+/// The most clients a workload may have.
+pub const CLIENTS_MAX: u32 = 10_000;
+/// The largest clock drift, either way, in parts per million (10%).
+pub const DRIFT_PPM_MAX: f64 = 100_000.0;
+
+/// A scenario that could not be read: where, and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file, as the user named it.
+    pub file: String,
+    /// 1-based line (0 when the error concerns the whole file).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+// ----- the parse context ---------------------------------------------------------------------
+
+/// Checks a protocol's options once they are read (the protocol's `validate_config`).
+type ConfigValidator = Box<dyn Fn(&dyn Any) -> Result<(), String>>;
+
+/// What pass 2 knows while it reads, so that field types can check themselves.
+struct ParseContext {
+    node_count: Option<u32>,
+    duration: Option<SimDuration>,
+    protocol_names: Vec<&'static str>,
+    supports_cas: bool,
+    has_settle: Option<bool>,
+    validate_protocol: Option<ConfigValidator>,
+}
+
+thread_local! {
+    // Parsing only: set for the duration of one `from_str` call and cleared after. The
+    // simulation never reads it.
+    static CONTEXT: RefCell<Option<ParseContext>> = const { RefCell::new(None) };
+}
+
+fn with_context<R>(read: impl FnOnce(&ParseContext) -> R) -> Option<R> {
+    CONTEXT.with(|cell| cell.borrow().as_ref().map(read))
+}
+
+fn parse_with_context<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+    context: ParseContext,
+) -> Result<T, ScenarioError> {
+    CONTEXT.with(|cell| *cell.borrow_mut() = Some(context));
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let result: Result<T, ron::error::SpannedError> = options.from_str(text);
+    CONTEXT.with(|cell| *cell.borrow_mut() = None);
+    result.map_err(|error| ScenarioError {
+        file: file.to_string(),
+        line: error.span.start.line,
+        column: error.span.start.col,
+        message: error.code.to_string(),
+    })
+}
+
+// ----- self-checking field types ------------------------------------------------------------
+
+/// A non-negative duration written as a string: "250ms", "2s".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Dur(pub SimDuration);
+
+impl serde::Serialize for Dur {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::time::format_nanos_exact(self.0 .0 as i128))
+    }
+}
+
+impl serde::Serialize for PositiveDur {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::time::format_nanos_exact(self.0 .0 as i128))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text).map(Dur).map_err(de::Error::custom)
+    }
+}
+
+/// A signed duration written as a string: "-50ms".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedDur(pub SignedDuration);
+
+impl<'de> Deserialize<'de> for SignedDur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let nanos = parse_signed_nanos(&text).map_err(de::Error::custom)?;
+        Ok(SignedDur(SignedDuration(nanos as i64)))
+    }
+}
+
+/// A probability in [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prob(pub f64);
+
+impl<'de> Deserialize<'de> for Prob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        Probability::from_f64(value).map_err(de::Error::custom)?;
+        Ok(Prob(value))
+    }
+}
+
+impl Prob {
+    fn probability(self) -> Probability {
+        Probability::from_f64(self.0).expect("checked when read")
+    }
+
+    fn ppm(self) -> u32 {
+        (self.0 * PPM_ONE as f64).round() as u32
+    }
+}
+
+/// A node named "n1".."nN"; in pass 2, N is the scenario's node count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NodeName(pub NodeId);
+
+impl<'de> Deserialize<'de> for NodeName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let Some(node) = NodeId::parse(&text) else {
+            return Err(de::Error::custom(format!(
+                "expected a node name such as \"n1\", found \"{text}\""
+            )));
+        };
+        if let Some(Some(count)) = with_context(|c| c.node_count) {
+            if node.0 >= count {
+                return Err(de::Error::custom(format!(
+                    "node \"{text}\" does not exist: this scenario has {count} nodes, n1 to n{count}"
+                )));
+            }
+        }
+        Ok(NodeName(node))
+    }
+}
+
+/// The time a pinned fault happens; in pass 2 it must fall inside the fault phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultTime(pub SimDuration);
+
+impl<'de> Deserialize<'de> for FaultTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Dur(at) = Dur::deserialize(deserializer)?;
+        if let Some(Some(duration)) = with_context(|c| c.duration) {
+            if at >= duration {
+                return Err(de::Error::custom(format!(
+                    "a fault at {at} is after the end of the run: faults must happen before `duration` ({duration}); the settle phase heals everything by itself"
+                )));
+            }
+        }
+        Ok(FaultTime(at))
+    }
+}
+
+/// The node count: 1 to [`NODES_MAX`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeCount(pub u32);
+
+impl<'de> Deserialize<'de> for NodeCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let count = u32::deserialize(deserializer)?;
+        if count == 0 || count > NODES_MAX {
+            return Err(de::Error::custom(format!(
+                "expected between 1 and {NODES_MAX} nodes, found {count}"
+            )));
+        }
+        Ok(NodeCount(count))
+    }
+}
+
+/// A positive duration for the fault phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunDuration(pub SimDuration);
+
+impl<'de> Deserialize<'de> for RunDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Dur(duration) = Dur::deserialize(deserializer)?;
+        if duration == SimDuration::ZERO {
+            return Err(de::Error::custom("expected a duration longer than 0s"));
+        }
+        Ok(RunDuration(duration))
+    }
+}
+
+/// A rate per minute: a finite number >= 0 (0 switches the generator off).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PerMinute(pub f64);
+
+impl<'de> Deserialize<'de> for PerMinute {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let rate = f64::deserialize(deserializer)?;
+        if !(rate.is_finite() && rate >= 0.0) {
+            return Err(de::Error::custom(format!(
+                "expected a rate per minute >= 0, found {rate}"
+            )));
+        }
+        Ok(PerMinute(rate))
+    }
+}
+
+impl PerMinute {
+    /// The mean time between events, or None when the rate is 0.
+    fn mean_interval(self) -> Option<SimDuration> {
+        (self.0 > 0.0).then(|| SimDuration((60e9 / self.0).round().max(1.0) as u64))
+    }
+}
+
+// ----- the protocol section -----------------------------------------------------------------
+
+/// `protocol: Lww(replicate_every: "20ms")`: a protocol name and its options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProtocolSection<C> {
+    /// The name as written.
+    pub name: String,
+    /// The options.
+    pub config: C,
+}
+
+struct Ident(String);
+
+impl<'de> Deserialize<'de> for Ident {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdentVisitor;
+        impl Visitor<'_> for IdentVisitor {
+            type Value = Ident;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a protocol name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Ident, E> {
+                Ok(Ident(v.to_string()))
+            }
+        }
+        deserializer.deserialize_identifier(IdentVisitor)
+    }
+}
+
+impl<'de, C: DeserializeOwned + Default + 'static> Deserialize<'de> for ProtocolSection<C> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SectionVisitor<C>(PhantomData<C>);
+        impl<'de, C: DeserializeOwned + Default + 'static> Visitor<'de> for SectionVisitor<C> {
+            type Value = ProtocolSection<C>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a protocol such as Lww(replicate_every: \"20ms\")")
+            }
+            fn visit_enum<A: EnumAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                let (Ident(name), variant) = access.variant()?;
+                if let Some(known) = with_context(|c| c.protocol_names.clone()) {
+                    if !known.is_empty() && !known.iter().any(|k| k.eq_ignore_ascii_case(&name)) {
+                        return Err(de::Error::custom(format!(
+                            "unknown protocol `{name}`, expected one of: {}",
+                            known.join(", ")
+                        )));
+                    }
+                }
+                let config = variant.struct_variant(&[], OptionsVisitor::<C>(PhantomData))?;
+                if let Some(Some(error)) = with_context(|c| {
+                    c.validate_protocol
+                        .as_ref()
+                        .and_then(|validate| validate(&config as &dyn Any).err())
+                }) {
+                    return Err(de::Error::custom(format!("in {name}(...): {error}")));
+                }
+                Ok(ProtocolSection { name, config })
+            }
+        }
+        struct OptionsVisitor<C>(PhantomData<C>);
+        impl<'de, C: DeserializeOwned + Default> Visitor<'de> for OptionsVisitor<C> {
+            type Value = C;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("protocol options in parentheses")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<C, A::Error> {
+                C::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<C, E> {
+                Ok(C::default())
+            }
+        }
+        deserializer.deserialize_enum("Protocol", &[], SectionVisitor(PhantomData))
+    }
+}
+
+/// Protocol options read without knowing the protocol: everything is accepted and ignored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnyOptions;
+
+impl<'de> Deserialize<'de> for AnyOptions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::IgnoredAny::deserialize(deserializer)?;
+        Ok(AnyOptions)
+    }
+}
+
+// ----- the file's shape ---------------------------------------------------------------------
+
+/// A whole scenario file as written. `C` is the protocol's options type.
+#[derive(Deserialize, Debug)]
+#[serde(rename = "Scenario", deny_unknown_fields)]
+#[serde(bound(deserialize = "C: DeserializeOwned + Default + 'static"))]
+pub struct ScenarioFile<C> {
+    /// A short name for reports.
+    pub name: String,
+    /// The seed; `--seed` overrides it, and a scenario without one gets a random one.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Number of nodes, named n1..nN.
+    pub nodes: NodeCount,
+    /// Length of the fault phase.
+    pub duration: RunDuration,
+    /// The protocol and its options.
+    pub protocol: ProtocolSection<C>,
+    /// Per-node clock offsets and drift.
+    #[serde(default)]
+    pub clocks: BTreeMap<NodeName, ClockSpec>,
+    /// Network defaults and per-link overrides.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Disk behaviour.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// The pinned fault schedule.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Random faults drawn from the seed.
+    #[serde(default, deserialize_with = "check_nemesis")]
+    pub nemesis: Option<NemesisSpec>,
+    /// The clients.
+    #[serde(default, deserialize_with = "check_workload")]
+    pub workload: WorkloadSpec,
+    /// How long to wait for convergence after the fault phase.
+    #[serde(default)]
+    pub settle: Option<Dur>,
+    /// Finer control of the settle phase.
+    #[serde(default)]
+    pub settle_options: SettleOptions,
+    /// Checks run on the history after the run.
+    #[serde(default)]
+    pub checks: Checks,
+    /// How often divergence is sampled for reports.
+    #[serde(default = "default_sample_every")]
+    pub sample_every: PositiveDur,
+    /// Bounds on the run.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+fn default_sample_every() -> PositiveDur {
+    PositiveDur(SimDuration::from_millis(100))
+}
+
+/// A history or state check a scenario asks for.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+pub enum CheckName {
+    /// After settle, every replica of every key holds the same versions.
+    Convergence,
+    /// No acknowledged write vanished without a later write superseding it.
+    LostWrites,
+}
+
+/// `(offset: "-50ms", drift_ppm: 20)`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    /// How far the wall clock starts from true time.
+    #[serde(default)]
+    pub offset: Option<SignedDur>,
+    /// Parts per million fast (negative: slow).
+    #[serde(default)]
+    pub drift_ppm: Drift,
+}
+
+/// Clock drift in ppm, at most [`DRIFT_PPM_MAX`] either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Drift(pub f64);
+
+impl<'de> Deserialize<'de> for Drift {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let ppm = f64::deserialize(deserializer)?;
+        if !(ppm.is_finite() && ppm.abs() <= DRIFT_PPM_MAX) {
+            return Err(de::Error::custom(format!(
+                "expected a drift between -{DRIFT_PPM_MAX} and {DRIFT_PPM_MAX} ppm, found {ppm}"
+            )));
+        }
+        Ok(Drift(ppm))
+    }
+}
+
+/// A latency distribution as written.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(try_from = "LatencyRaw")]
+pub struct LatencySpec(pub Latency);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+enum LatencyRaw {
+    Constant(Dur),
+    Uniform {
+        min: Dur,
+        max: Dur,
+    },
+    Normal {
+        mean: Dur,
+        stddev: Dur,
+    },
+    LogNormal {
+        median: Dur,
+        sigma: f64,
+    },
+    Exponential {
+        mean: Dur,
+        #[serde(default)]
+        min: Option<Dur>,
+    },
+    Pareto {
+        min: Dur,
+        shape: f64,
+    },
+}
+
+impl TryFrom<LatencyRaw> for LatencySpec {
+    type Error = String;
+    fn try_from(raw: LatencyRaw) -> Result<Self, String> {
+        let latency = match raw {
+            LatencyRaw::Constant(d) => Latency::Constant(d.0),
+            LatencyRaw::Uniform { min, max } => Latency::Uniform {
+                min: min.0,
+                max: max.0,
+            },
+            LatencyRaw::Normal { mean, stddev } => Latency::Normal {
+                mean: mean.0,
+                stddev: stddev.0,
+            },
+            LatencyRaw::LogNormal { median, sigma } => Latency::LogNormal {
+                median: median.0,
+                sigma,
+            },
+            LatencyRaw::Exponential { mean, min } => Latency::Exponential {
+                min: min.map_or(SimDuration::ZERO, |d| d.0),
+                mean: mean.0,
+            },
+            LatencyRaw::Pareto { min, shape } => Latency::Pareto { min: min.0, shape },
+        };
+        latency.validate()?;
+        Ok(LatencySpec(latency))
+    }
+}
+
+impl Default for LatencySpec {
+    fn default() -> Self {
+        LatencySpec(Latency::Constant(SimDuration::from_millis(1)))
+    }
+}
+
+/// `network: (latency: ..., drop: 0.01, links: [...])`.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Default latency of every link.
+    #[serde(default)]
+    pub latency: LatencySpec,
+    /// Default loss probability.
+    #[serde(default)]
+    pub drop: Option<Prob>,
+    /// Default duplication probability.
+    #[serde(default)]
+    pub duplicate: Option<Prob>,
+    /// Default ordering.
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+    /// Per-link overrides.
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+    /// Latency between clients and nodes (clients are never partitioned).
+    #[serde(default)]
+    pub client_latency: LatencySpec,
+}
+
+/// FIFO or reordering delivery.
+#[derive(Deserialize, Debug, Clone, Copy)]
+pub enum DeliverySpec {
+    /// In send order (TCP).
+    Fifo,
+    /// Each message on its own (UDP).
+    Reorder,
+}
+
+/// One per-link override.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// The sending node.
+    pub from: NodeName,
+    /// The receiving node.
+    pub to: NodeName,
+    /// Apply to the reverse direction too.
+    #[serde(default)]
+    pub both_ways: bool,
+    /// Latency of this link.
+    #[serde(default)]
+    pub latency: Option<LatencySpec>,
+    /// Loss probability of this link.
+    #[serde(default)]
+    pub drop: Option<Prob>,
+    /// Duplication probability of this link.
+    #[serde(default)]
+    pub duplicate: Option<Prob>,
+    /// Ordering of this link.
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+/// `storage: (sync_latency: "2ms", lose_unsynced_on_crash: true)`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    /// How long a sync takes.
+    #[serde(default = "zero_dur")]
+    pub sync_latency: Dur,
+    /// Whether a crash loses unsynced writes.
+    #[serde(default = "yes")]
+    pub lose_unsynced_on_crash: bool,
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        StorageSpec {
+            sync_latency: zero_dur(),
+            lose_unsynced_on_crash: true,
+        }
+    }
+}
+
+fn zero_dur() -> Dur {
+    Dur(SimDuration::ZERO)
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One pinned fault: `At("2s", Crash("n1"))`.
+#[derive(Deserialize, Debug, Clone)]
+pub enum FaultSpec {
+    /// A fault at a time.
+    At(FaultTime, FaultKindSpec),
+}
+
+/// What a pinned fault does.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(try_from = "FaultRaw")]
+pub struct FaultKindSpec(pub FaultRaw);
+
+/// The fault kinds as written; see docs/scenarios.md.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub enum FaultRaw {
+    /// A clean split into groups; unlisted nodes form one more group.
+    Partition(Vec<Vec<NodeName>>),
+    /// `from` cannot reach `to`; `to` still reaches `from`.
+    OneWay {
+        /// Senders whose messages are blocked.
+        from: Vec<NodeName>,
+        /// Receivers that stop hearing them.
+        to: Vec<NodeName>,
+    },
+    /// `left` and `right` cannot talk, but both talk to `via`.
+    Bridge {
+        /// One side.
+        left: Vec<NodeName>,
+        /// The other side.
+        right: Vec<NodeName>,
+        /// The node both sides still reach.
+        via: NodeName,
+    },
+    /// Cut one node off both ways.
+    Isolate(NodeName),
+    /// One directed link down.
+    LinkDown {
+        /// Sender.
+        from: NodeName,
+        /// Receiver.
+        to: NodeName,
+    },
+    /// Heal every cut.
+    Heal,
+    /// Crash a node.
+    Crash(NodeName),
+    /// Restart a crashed node.
+    Restart(NodeName),
+    /// Stop-the-world pause.
+    Pause {
+        /// The node.
+        node: NodeName,
+        /// How long.
+        #[serde(rename = "for")]
+        duration: Dur,
+    },
+    /// Jump a wall clock.
+    ClockStep {
+        /// The node.
+        node: NodeName,
+        /// How far (negative: back).
+        by: SignedDur,
+    },
+    /// Correct a wall clock gradually.
+    ClockSlew {
+        /// The node.
+        node: NodeName,
+        /// The total correction.
+        by: SignedDur,
+        /// Rate in ppm of true time (default 500, ntpd's maximum).
+        #[serde(default = "default_slew_rate")]
+        rate_ppm: u32,
+    },
+}
+
+fn default_slew_rate() -> u32 {
+    500
+}
+
+impl TryFrom<FaultRaw> for FaultKindSpec {
+    type Error = String;
+    fn try_from(raw: FaultRaw) -> Result<Self, String> {
+        match &raw {
+            FaultRaw::Partition(groups) => {
+                let mut seen = Vec::new();
+                for node in groups.iter().flatten() {
+                    if seen.contains(node) {
+                        return Err(format!(
+                            "node {} appears in two groups of the partition; each node belongs to at most one group",
+                            node.0
+                        ));
+                    }
+                    seen.push(*node);
+                }
+                if groups.iter().any(|g| g.is_empty()) {
+                    return Err(
+                        "a partition group is empty; list at least one node per group".into(),
+                    );
+                }
+            }
+            FaultRaw::OneWay { from, to } if from.is_empty() || to.is_empty() => {
+                return Err("a one-way cut needs at least one node in `from` and in `to`".into());
+            }
+            FaultRaw::LinkDown { from, to } if from == to => {
+                return Err(format!("a link from {} to itself cannot be cut", from.0));
+            }
+            FaultRaw::ClockSlew { rate_ppm: 0, .. } => {
+                return Err(
+                    "a slew rate of 0 ppm never corrects anything; expected rate_ppm > 0".into(),
+                );
+            }
+            _ => {}
+        }
+        Ok(FaultKindSpec(raw))
+    }
+}
+
+/// `nemesis: Some((partitions_per_min: 2, pauses_per_min: 1))`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// Clean partitions isolating a random minority.
+    #[serde(default)]
+    pub partitions_per_min: Option<PerMinute>,
+    /// One-way cuts between two random sides.
+    #[serde(default)]
+    pub one_way_per_min: Option<PerMinute>,
+    /// Flapping links.
+    #[serde(default)]
+    pub flaps_per_min: Option<PerMinute>,
+    /// Crashes (each restarted after the fault duration).
+    #[serde(default)]
+    pub crashes_per_min: Option<PerMinute>,
+    /// GC pauses.
+    #[serde(default)]
+    pub pauses_per_min: Option<PerMinute>,
+    /// Wall-clock steps.
+    #[serde(default)]
+    pub clock_steps_per_min: Option<PerMinute>,
+    /// Shortest fault.
+    #[serde(default)]
+    pub fault_duration_min: Option<Dur>,
+    /// Longest fault.
+    #[serde(default)]
+    pub fault_duration_max: Option<Dur>,
+    /// Largest clock step either way.
+    #[serde(default)]
+    pub clock_step_max: Option<Dur>,
+    /// How long a flapping link stays up or down.
+    #[serde(default)]
+    pub flap_period: Option<PositiveDur>,
+}
+
+/// `workload: (clients: 3, keys: 5, writes: 0.5, rate_per_s: 100, timeout: "500ms")`.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Number of clients.
+    #[serde(default)]
+    pub clients: Option<u32>,
+    /// Number of keys.
+    #[serde(default)]
+    pub keys: Option<u32>,
+    /// Key popularity.
+    #[serde(default)]
+    pub key_distribution: Option<KeyDistributionSpec>,
+    /// Share of puts.
+    #[serde(default)]
+    pub writes: Option<Prob>,
+    /// Share of compare-and-sets (protocols that support them).
+    #[serde(default)]
+    pub cas: Option<Prob>,
+    /// Closed or open loop.
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
+    /// Operations per second per client.
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// Client timeout.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Where clients send operations.
+    #[serde(default)]
+    pub target: Option<TargetSpec>,
+    /// Stop each client after this many operations.
+    #[serde(default)]
+    pub ops_per_client_max: Option<u64>,
+    /// Redirects followed per operation.
+    #[serde(default)]
+    pub redirects_max: Option<u32>,
+    /// Open loop: most operations in flight per client.
+    #[serde(default)]
+    pub outstanding_max: Option<u32>,
+}
+
+/// Key popularity as written.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub enum KeyDistributionSpec {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipf with the given exponent.
+    Zipf {
+        /// Skew; 1.0 is classic Zipf.
+        exponent: f64,
+    },
+}
+
+/// Closed or open loop as written.
+#[derive(Deserialize, Debug, Clone, Copy)]
+pub enum ModeSpec {
+    /// One operation at a time per client.
+    Closed,
+    /// Poisson arrivals regardless of completions.
+    Open,
+}
+
+/// Target node policy as written.
+#[derive(Deserialize, Debug, Clone, Copy)]
+pub enum TargetSpec {
+    /// A random node per operation.
+    Random,
+    /// Client i always talks to node i mod n.
+    Sticky,
+    /// Follow redirects to the leader.
+    Leader,
+}
+
+/// `settle_options: (check_every: "10ms", restart_crashed: true)`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SettleOptions {
+    /// How often replicas are compared during settle.
+    #[serde(default = "default_check_every")]
+    pub check_every: PositiveDur,
+    /// Whether crashed nodes restart when settle begins.
+    #[serde(default = "yes")]
+    pub restart_crashed: bool,
+}
+
+impl Default for SettleOptions {
+    fn default() -> Self {
+        SettleOptions {
+            check_every: default_check_every(),
+            restart_crashed: true,
+        }
+    }
+}
+
+fn default_check_every() -> PositiveDur {
+    PositiveDur(SimDuration::from_millis(10))
+}
+
+/// `limits: (events_max: 10000000, trace_window_events: 4096)`.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Stop after this many events.
+    #[serde(default)]
+    pub events_max: Option<u64>,
+    /// Recent events kept for the report.
+    #[serde(default)]
+    pub trace_window_events: Option<usize>,
+}
+
+// ----- loading ------------------------------------------------------------------------------
+
+/// A validated scenario for protocol `P`: what the file said, ready to become engine configs.
+pub struct Scenario<P: Protocol> {
+    /// The file it came from.
+    pub file: String,
+    /// The scenario's name.
+    pub name: String,
+    /// The seed written in the file, if any.
+    pub seed: Option<u64>,
+    /// The checks to run after the run.
+    pub checks: Vec<CheckName>,
+    /// Whether the scenario has a settle phase.
+    pub has_settle: bool,
+    parsed: ScenarioFile<P::Config>,
+}
+
+/// Reads just enough of a scenario to learn which protocol it runs, checking the rest of the
+/// file's structure (everything but the protocol's own options) on the way.
+pub fn read_protocol_name(
+    file: &str,
+    text: &str,
+    known: &[&'static str],
+) -> Result<String, ScenarioError> {
+    let context = ParseContext {
+        node_count: None,
+        duration: None,
+        protocol_names: known.to_vec(),
+        supports_cas: true,
+        has_settle: None,
+        validate_protocol: None,
+    };
+    let head: ScenarioFile<AnyOptions> = parse_with_context(file, text, context)?;
+    Ok(head.protocol.name)
+}
+
+/// Reads and validates a scenario for protocol `P`.
+pub fn load<P: Protocol>(file: &str, text: &str) -> Result<Scenario<P>, ScenarioError> {
+    let head: ScenarioFile<AnyOptions> = parse_with_context(
+        file,
+        text,
+        ParseContext {
+            node_count: None,
+            duration: None,
+            protocol_names: vec![P::NAME],
+            supports_cas: true,
+            has_settle: None,
+            validate_protocol: None,
+        },
+    )?;
+    let node_count = head.nodes.0;
+    let context = ParseContext {
+        node_count: Some(node_count),
+        duration: Some(head.duration.0),
+        protocol_names: vec![P::NAME],
+        supports_cas: P::SUPPORTS_CAS,
+        has_settle: Some(head.settle.is_some()),
+        validate_protocol: Some(Box::new(move |config: &dyn Any| {
+            let config = config
+                .downcast_ref::<P::Config>()
+                .expect("the section was read as this protocol's options");
+            P::validate_config(config, node_count)
+        })),
+    };
+    let parsed: ScenarioFile<P::Config> = parse_with_context(file, text, context)?;
+    Ok(Scenario {
+        file: file.to_string(),
+        name: parsed.name.clone(),
+        seed: parsed.seed,
+        checks: parsed.checks.0.clone(),
+        has_settle: parsed.settle.is_some(),
+        parsed,
+    })
+}
+
+fn check_workload<'de, D: Deserializer<'de>>(deserializer: D) -> Result<WorkloadSpec, D::Error> {
+    let workload = WorkloadSpec::deserialize(deserializer)?;
+    validate_workload(&workload)
+        .map_err(|message| de::Error::custom(format!("workload: {message}")))?;
+    Ok(workload)
+}
+
+fn validate_workload(workload: &WorkloadSpec) -> Result<(), String> {
+    let writes = workload.writes.map_or(0.5, |p| p.0);
+    let cas = workload.cas.map_or(0.0, |p| p.0);
+    if writes + cas > 1.0 + 1e-9 {
+        return Err(format!(
+            "writes ({writes}) + cas ({cas}) add up to more than 1; the rest of the operations are reads"
+        ));
+    }
+    if cas > 0.0 && with_context(|c| c.supports_cas) == Some(false) {
+        return Err(format!(
+            "cas is {cas}, but this protocol does not support compare-and-set; expected cas: 0.0"
+        ));
+    }
+    if let Some(rate) = workload.rate_per_s {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(format!("rate_per_s must be a number > 0, found {rate}"));
+        }
+    }
+    if let Some(clients) = workload.clients.filter(|c| *c > CLIENTS_MAX) {
+        return Err(format!("at most {CLIENTS_MAX} clients, found {clients}"));
+    }
+    if workload.keys == Some(0) {
+        return Err("keys must be at least 1".into());
+    }
+    if let Some(KeyDistributionSpec::Zipf { exponent }) = &workload.key_distribution {
+        if !(exponent.is_finite() && *exponent >= 0.0) {
+            return Err(format!(
+                "the Zipf exponent must be a number >= 0, found {exponent}"
+            ));
+        }
+    }
+    if workload.timeout.is_some_and(|t| t.0 == SimDuration::ZERO) {
+        return Err("timeout must be longer than 0s".into());
+    }
+    Ok(())
+}
+
+fn check_nemesis<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NemesisSpec>, D::Error> {
+    let nemesis = Option::<NemesisSpec>::deserialize(deserializer)?;
+    if let Some(spec) = &nemesis {
+        let config = nemesis_config(spec);
+        if config.duration_min > config.duration_max {
+            return Err(de::Error::custom(format!(
+                "nemesis: fault_duration_min ({}) is longer than fault_duration_max ({})",
+                config.duration_min, config.duration_max
+            )));
+        }
+    }
+    Ok(nemesis)
+}
+
+/// The list of checks; Convergence needs a settle phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checks(pub Vec<CheckName>);
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks(vec![CheckName::Convergence, CheckName::LostWrites])
+    }
+}
+
+impl<'de> Deserialize<'de> for Checks {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let checks = Vec::<CheckName>::deserialize(deserializer)?;
+        if checks.contains(&CheckName::Convergence)
+            && with_context(|c| c.has_settle) == Some(Some(false))
+        {
+            return Err(de::Error::custom(
+                "Convergence needs a settle phase (add settle: Some(\"5s\")): without one, replicas would be compared mid-flight",
+            ));
+        }
+        Ok(Checks(checks))
+    }
+}
+
+/// A duration longer than zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositiveDur(pub SimDuration);
+
+impl<'de> Deserialize<'de> for PositiveDur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Dur(duration) = Dur::deserialize(deserializer)?;
+        if duration == SimDuration::ZERO {
+            return Err(de::Error::custom("expected a duration longer than 0s"));
+        }
+        Ok(PositiveDur(duration))
+    }
+}
+
+impl<P: Protocol> Scenario<P> {
+    /// The protocol's options as read.
+    pub fn protocol_config(&self) -> &P::Config {
+        &self.parsed.protocol.config
+    }
+
+    /// The node count.
+    pub fn node_count(&self) -> u32 {
+        self.parsed.nodes.0
+    }
+
+    /// Length of the fault phase.
+    pub fn duration(&self) -> SimDuration {
+        self.parsed.duration.0
+    }
+
+    /// Number of pinned faults.
+    pub fn pinned_fault_count(&self) -> usize {
+        self.parsed.faults.len()
+    }
+
+    /// The engine configuration for one run with `seed`.
+    pub fn sim_config(&self, seed: u64) -> SimConfig<P> {
+        let parsed = &self.parsed;
+        let n = parsed.nodes.0;
+        let clocks = (0..n)
+            .map(|i| match parsed.clocks.get(&NodeName(NodeId(i))) {
+                Some(spec) => NodeClock::with_drift_ppb(
+                    spec.offset.map_or(SignedDuration(0), |o| o.0),
+                    (spec.drift_ppm.0 * 1_000.0).round() as i64,
+                ),
+                None => NodeClock::perfect(),
+            })
+            .collect();
+        let end = SimTime::ZERO + parsed.duration.0;
+        let mut schedule = self.pinned_schedule();
+        if let Some(nemesis) = &parsed.nemesis {
+            schedule.extend(nemesis_config(nemesis).materialize(seed, n, end));
+        }
+        // Stable: pinned faults come before random ones at the same instant.
+        schedule.sort_by_key(|fault| fault.at);
+        SimConfig {
+            seed,
+            node_count: n,
+            protocol: parsed.protocol.config.clone(),
+            clocks,
+            links: self.links(),
+            storage: StorageConfig {
+                sync_latency: parsed.storage.sync_latency.0,
+                lose_unsynced_on_crash: parsed.storage.lose_unsynced_on_crash,
+            },
+            schedule,
+            workload: self.workload(),
+            duration: parsed.duration.0,
+            settle: parsed.settle.map(|d| SettleConfig {
+                duration_max: d.0,
+                check_every: parsed.settle_options.check_every.0,
+                restart_crashed: parsed.settle_options.restart_crashed,
+            }),
+            limits: Limits {
+                events_max: parsed
+                    .limits
+                    .events_max
+                    .unwrap_or(Limits::default().events_max),
+                trace_window_events: parsed
+                    .limits
+                    .trace_window_events
+                    .unwrap_or(Limits::default().trace_window_events),
+            },
+            sample_every: parsed.sample_every.0,
+        }
+    }
+
+    fn links(&self) -> Vec<LinkConfig> {
+        let network = &self.parsed.network;
+        let n = self.parsed.nodes.0 as usize;
+        let base = LinkConfig {
+            latency: network.latency.0.clone(),
+            drop: network.drop.map_or(Probability::NEVER, Prob::probability),
+            duplicate: network
+                .duplicate
+                .map_or(Probability::NEVER, Prob::probability),
+            delivery: delivery(network.delivery),
+        };
+        let mut links = vec![base; n * n];
+        for spec in &network.links {
+            let mut directions = vec![(spec.from.0, spec.to.0)];
+            if spec.both_ways {
+                directions.push((spec.to.0, spec.from.0));
+            }
+            for (from, to) in directions {
+                let link = &mut links[from.index() * n + to.index()];
+                if let Some(latency) = &spec.latency {
+                    link.latency = latency.0.clone();
+                }
+                if let Some(drop) = spec.drop {
+                    link.drop = drop.probability();
+                }
+                if let Some(duplicate) = spec.duplicate {
+                    link.duplicate = duplicate.probability();
+                }
+                if spec.delivery.is_some() {
+                    link.delivery = delivery(spec.delivery);
+                }
+            }
+        }
+        links
+    }
+
+    fn workload(&self) -> WorkloadConfig {
+        let spec = &self.parsed.workload;
+        let defaults = WorkloadConfig::default();
+        let rate = spec.rate_per_s.unwrap_or(10.0);
+        WorkloadConfig {
+            clients: spec.clients.unwrap_or(defaults.clients),
+            keys: spec.keys.unwrap_or(defaults.keys),
+            key_distribution: match &spec.key_distribution {
+                None | Some(KeyDistributionSpec::Uniform) => KeyDistribution::Uniform,
+                Some(KeyDistributionSpec::Zipf { exponent }) => KeyDistribution::Zipf {
+                    exponent: *exponent,
+                },
+            },
+            put_ppm: spec.writes.map_or(defaults.put_ppm, Prob::ppm),
+            cas_ppm: spec.cas.map_or(0, Prob::ppm),
+            mode: match spec.mode {
+                None | Some(ModeSpec::Closed) => LoadMode::Closed,
+                Some(ModeSpec::Open) => LoadMode::Open,
+            },
+            interval_mean: SimDuration((1e9 / rate).round().max(1.0) as u64),
+            timeout: spec.timeout.map_or(defaults.timeout, |d| d.0),
+            target: match spec.target {
+                None | Some(TargetSpec::Random) => Target::Random,
+                Some(TargetSpec::Sticky) => Target::Sticky,
+                Some(TargetSpec::Leader) => Target::Leader,
+            },
+            ops_per_client_max: spec.ops_per_client_max,
+            redirects_max: spec.redirects_max.unwrap_or(defaults.redirects_max),
+            outstanding_max: spec
+                .outstanding_max
+                .unwrap_or(defaults.outstanding_max)
+                .max(1),
+            client_latency: self.parsed.network.client_latency.0.clone(),
+        }
+    }
+
+    /// The pinned faults as engine actions, in file order.
+    fn pinned_schedule(&self) -> Vec<ScheduledFault> {
+        let n = self.parsed.nodes.0 as usize;
+        let names = |nodes: &[NodeName]| nodes.iter().map(|n| n.0).collect::<Vec<_>>();
+        self.parsed
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(index, FaultSpec::At(at, FaultKindSpec(raw)))| {
+                let id = index as u64 + 1;
+                let action = match raw {
+                    FaultRaw::Partition(groups) => FaultAction::Cut {
+                        id,
+                        kind: CutKind::Partition,
+                        cut: Cut::split(&groups.iter().map(|g| names(g)).collect::<Vec<_>>(), n),
+                    },
+                    FaultRaw::OneWay { from, to } => FaultAction::Cut {
+                        id,
+                        kind: CutKind::OneWay,
+                        cut: Cut::one_way(&names(from), &names(to)),
+                    },
+                    FaultRaw::Bridge { left, right, via } => FaultAction::Cut {
+                        id,
+                        kind: CutKind::Bridge,
+                        cut: Cut::bridge(&names(left), &names(right), via.0),
+                    },
+                    FaultRaw::Isolate(node) => FaultAction::Cut {
+                        id,
+                        kind: CutKind::Isolate,
+                        cut: Cut::isolate(node.0, n),
+                    },
+                    FaultRaw::LinkDown { from, to } => FaultAction::Cut {
+                        id,
+                        kind: CutKind::Link,
+                        cut: Cut::one_way(&[from.0], &[to.0]),
+                    },
+                    FaultRaw::Heal => FaultAction::HealAll,
+                    FaultRaw::Crash(node) => FaultAction::Crash(node.0),
+                    FaultRaw::Restart(node) => FaultAction::Restart(node.0),
+                    FaultRaw::Pause { node, duration } => FaultAction::Pause {
+                        node: node.0,
+                        duration: duration.0,
+                    },
+                    FaultRaw::ClockStep { node, by } => FaultAction::ClockStep {
+                        node: node.0,
+                        by: by.0,
+                    },
+                    FaultRaw::ClockSlew { node, by, rate_ppm } => FaultAction::ClockSlew {
+                        node: node.0,
+                        by: by.0,
+                        rate_ppm: *rate_ppm,
+                    },
+                };
+                ScheduledFault {
+                    at: SimTime::ZERO + at.0,
+                    action,
+                    origin: FaultOrigin::Pinned { index },
+                }
+            })
+            .collect()
+    }
+}
+
+fn delivery(spec: Option<DeliverySpec>) -> Delivery {
+    match spec {
+        None | Some(DeliverySpec::Fifo) => Delivery::Fifo,
+        Some(DeliverySpec::Reorder) => Delivery::Reorder,
+    }
+}
+
+fn nemesis_config(spec: &NemesisSpec) -> NemesisConfig {
+    let defaults = NemesisConfig::default();
+    let every = |rate: Option<PerMinute>| rate.and_then(PerMinute::mean_interval);
+    NemesisConfig {
+        partition_every: every(spec.partitions_per_min),
+        one_way_every: every(spec.one_way_per_min),
+        flap_every: every(spec.flaps_per_min),
+        crash_every: every(spec.crashes_per_min),
+        pause_every: every(spec.pauses_per_min),
+        clock_step_every: every(spec.clock_steps_per_min),
+        duration_min: spec
+            .fault_duration_min
+            .map_or(defaults.duration_min, |d| d.0),
+        duration_max: spec
+            .fault_duration_max
+            .map_or(defaults.duration_max, |d| d.0),
+        clock_step_max: spec.clock_step_max.map_or(defaults.clock_step_max, |d| d.0),
+        flap_period: spec.flap_period.map_or(defaults.flap_period, |d| d.0),
+    }
+}

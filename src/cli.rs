@@ -1,0 +1,318 @@
+//! The command line: argument parsing and wiring, nothing else. Every subcommand works with
+//! any [`Registry`], so a binary that adds its own protocol gets them all.
+
+use crate::pipeline::{reproduction_command, run_and_report};
+use crate::registry::{LoadedScenario, Registry};
+use clap::{Parser, Subcommand};
+use reports::terminal::{self, Colour};
+use reports::{Report, Verdict};
+use sim_core::engine::RunOptions;
+use sim_core::trace::{JsonLinesSink, TraceRecord};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+/// Exit codes, as DESIGN.md fixes them.
+pub mod exit {
+    /// Every invariant and check held.
+    pub const PASS: u8 = 0;
+    /// A violation was found.
+    pub const VIOLATION: u8 = 1;
+    /// Bad input: scenario, flags, history file.
+    pub const BAD_INPUT: u8 = 2;
+    /// An internal error (a panic, a nondeterministic run).
+    pub const INTERNAL: u8 = 3;
+    /// Unknown: a bound ran out before a verdict.
+    pub const UNKNOWN: u8 = 4;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "faultline",
+    version,
+    about = "A deterministic distributed-systems simulator: replay failure scenarios, check consistency, reproduce from one seed."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario once and report what happened.
+    Run {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// The seed (overrides the scenario's; without either, one is picked and printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stream every event to FILE as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Print the report as JSON instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Run twice and compare the traces event by event.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        /// The scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// List the protocols this binary knows and the bundled scenarios.
+    List,
+}
+
+/// What the panic hook prints: the run in progress and how to reproduce it.
+static REPRODUCTION: Mutex<Option<String>> = Mutex::new(None);
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let context = REPRODUCTION
+            .lock()
+            .ok()
+            .and_then(|guard| guard.clone())
+            .unwrap_or_else(|| "no run in progress".to_string());
+        eprintln!("faultline: internal error: {info}");
+        eprintln!("  this is a bug in faultline or in the protocol; it reproduces with:");
+        eprintln!("  {context}");
+        std::process::exit(exit::INTERNAL as i32);
+    }));
+}
+
+fn program_name() -> String {
+    std::env::args()
+        .next()
+        .and_then(|arg0| {
+            PathBuf::from(arg0)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "faultline".to_string())
+}
+
+/// A seed for runs that name none: drawn from the process's randomized hasher keys, so no
+/// clock is read and nothing inside the simulation depends on it.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0x5eed);
+    hasher.finish() % 1_000_000_000
+}
+
+/// Runs the CLI with the built-in protocols.
+pub fn main() -> ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// Runs the CLI with `registry`: how a binary with its own protocol reuses every subcommand.
+pub fn main_with(registry: Registry) -> ExitCode {
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::PASS
+            };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            trace,
+            json,
+            check_determinism,
+        } => run(&registry, &scenario, seed, trace, json, check_determinism),
+        Command::Validate { scenarios } => validate(&registry, &scenarios),
+        Command::List => list(&registry),
+    };
+    ExitCode::from(code)
+}
+
+fn colour() -> Colour {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || !std::io::stdout().is_terminal()
+    {
+        Colour::Off
+    } else {
+        Colour::On
+    }
+}
+
+fn run(
+    registry: &Registry,
+    path: &std::path::Path,
+    seed: Option<u64>,
+    trace: Option<PathBuf>,
+    json: bool,
+    check_determinism: bool,
+) -> u8 {
+    let file = path.display().to_string();
+    let scenario = match registry.load_file(&file) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let seed = seed.or(scenario.seed()).unwrap_or_else(fresh_seed);
+    let program = program_name();
+    if let Ok(mut guard) = REPRODUCTION.lock() {
+        *guard = Some(reproduction_command(&program, &file, seed));
+    }
+    if check_determinism {
+        return determinism(scenario.as_ref(), seed);
+    }
+    let mut sink = match &trace {
+        None => None,
+        Some(trace_path) => match std::fs::File::create(trace_path) {
+            Ok(out) => Some(JsonLinesSink::new(std::io::BufWriter::new(out))),
+            Err(error) => {
+                eprintln!(
+                    "error: cannot write the trace to {}: {error}",
+                    trace_path.display()
+                );
+                return exit::BAD_INPUT;
+            }
+        },
+    };
+    let (_, report) = run_and_report(
+        &program,
+        scenario.as_ref(),
+        seed,
+        RunOptions::default(),
+        sink.as_mut()
+            .map(|s| s as &mut dyn sim_core::trace::TraceSink),
+    );
+    if let (Some(sink), Some(trace_path)) = (sink, &trace) {
+        if let Err(error) = sink.finish() {
+            eprintln!(
+                "error: writing the trace to {} failed: {error}",
+                trace_path.display()
+            );
+            return exit::INTERNAL;
+        }
+    }
+    print_report(&report, json);
+    verdict_code(&report)
+}
+
+fn print_report(report: &Report, json: bool) {
+    let mut stdout = std::io::stdout().lock();
+    let text = if json {
+        serde_json::to_string_pretty(report).expect("reports serialize") + "\n"
+    } else {
+        terminal::render(report, colour())
+    };
+    let _ = stdout.write_all(text.as_bytes());
+}
+
+fn verdict_code(report: &Report) -> u8 {
+    match report.verdict {
+        Verdict::Pass => exit::PASS,
+        Verdict::Fail => exit::VIOLATION,
+        Verdict::Unknown => exit::UNKNOWN,
+    }
+}
+
+fn determinism(scenario: &dyn LoadedScenario, seed: u64) -> u8 {
+    let options = RunOptions {
+        keep_full_trace: true,
+        ..RunOptions::default()
+    };
+    let first = scenario.run(seed, options.clone(), None);
+    let second = scenario.run(seed, options, None);
+    let a = first.full_trace.as_deref().unwrap_or_default();
+    let b = second.full_trace.as_deref().unwrap_or_default();
+    let difference = a
+        .iter()
+        .zip(b)
+        .position(|((ra, ha), (rb, hb))| ra != rb || ha != hb)
+        .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())));
+    match difference {
+        None => {
+            println!(
+                "deterministic: seed {seed}, two runs, {} events each, trace hash {}",
+                first.events, first.trace_hash
+            );
+            exit::PASS
+        }
+        Some(index) => {
+            let show = |record: Option<&(TraceRecord, u64)>| {
+                record.map_or("(trace ended)".to_string(), |(r, _)| {
+                    format!(
+                        "{} at {} on {} (peer {}, detail {:#x})",
+                        r.kind.name(),
+                        r.time,
+                        r.node,
+                        r.peer,
+                        r.detail
+                    )
+                })
+            };
+            eprintln!("NOT deterministic: seed {seed}: the traces differ first at event {index}");
+            eprintln!("  run 1: {}", show(a.get(index)));
+            eprintln!("  run 2: {}", show(b.get(index)));
+            eprintln!("  hashes {} and {}", first.trace_hash, second.trace_hash);
+            eprintln!("  look for HashMap iteration, wall-clock reads or thread-local state in the protocol");
+            exit::INTERNAL
+        }
+    }
+}
+
+fn validate(registry: &Registry, paths: &[PathBuf]) -> u8 {
+    let mut code = exit::PASS;
+    for path in paths {
+        let file = path.display().to_string();
+        match registry.load_file(&file) {
+            Ok(scenario) => println!(
+                "ok    {file}: {} ({}, {} fault phase)",
+                scenario.name(),
+                scenario.protocol(),
+                scenario.duration()
+            ),
+            Err(error) => {
+                eprintln!("error: {error}");
+                code = exit::BAD_INPUT;
+            }
+        }
+    }
+    code
+}
+
+fn list(registry: &Registry) -> u8 {
+    println!("protocols:");
+    for protocol in registry.protocols() {
+        println!("  {:<12}{}", protocol.name(), protocol.summary());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    if !files.is_empty() {
+        println!("scenarios:");
+        for path in files {
+            let file = path.display().to_string();
+            match registry.load_file(&file) {
+                Ok(scenario) => {
+                    println!("  {file:<40}{} ({})", scenario.name(), scenario.protocol())
+                }
+                Err(error) => println!("  {file:<40}unreadable: {error}"),
+            }
+        }
+    }
+    exit::PASS
+}
