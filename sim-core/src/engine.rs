@@ -532,7 +532,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
     }
 
     /// Runs to the end of the fault phase and, if configured, through settle.
-    pub fn run(mut self) -> RunResult {
+    pub fn run(self) -> RunResult {
+        self.run_keeping_states().0
+    }
+
+    /// Like [`Simulation::run`], and also hands back each node's final protocol state (None
+    /// for a node crashed at the end), for tests and protocol-specific reports.
+    pub fn run_keeping_states(mut self) -> (RunResult, Vec<Option<P>>) {
         self.start();
         while self.phase != Phase::Done {
             let Some(entry) = self.queue.pop() else { break };
@@ -1502,7 +1508,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         diverged
     }
 
-    fn finish(mut self) -> RunResult {
+    fn finish(mut self) -> (RunResult, Vec<Option<P>>) {
         if self.phase == Phase::Faults {
             // A run without settle ends at the end of the fault phase.
             self.now = self
@@ -1521,7 +1527,9 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 })
             })
             .collect();
-        RunResult {
+        let clocks = self.nodes.iter().map(|n| n.clock.clone()).collect();
+        let states = self.nodes.into_iter().map(|n| n.state).collect();
+        let result = RunResult {
             seed: self.config.seed,
             trace_hash: self.hasher.finish(),
             events: self.events,
@@ -1539,7 +1547,8 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             violation_window: self.violation_window,
             full_trace: self.full_trace,
             limit_reached: self.limit_reached,
-            clocks: self.nodes.iter().map(|n| n.clock.clone()).collect(),
-        }
+            clocks,
+        };
+        (result, states)
     }
 }
