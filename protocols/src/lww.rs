@@ -322,6 +322,7 @@ mod tests {
                 client: ClientId(0),
                 op: OpId(value),
                 seq: value,
+                attempt: 0,
             },
             op: Op::Put {
                 key: Key(key),

@@ -242,7 +242,6 @@ enum Event<P: Protocol> {
     ClientReply {
         from: NodeId,
         request: RequestId,
-        attempt: u32,
         reply: Reply,
     },
     ClientTimeout {
@@ -266,7 +265,9 @@ enum Event<P: Protocol> {
         persisted_upto: u64,
     },
     SettleStart,
-    Sample,
+    Sample {
+        generation: u64,
+    },
 }
 
 impl<P: Protocol> Event<P> {
@@ -423,6 +424,7 @@ pub struct Simulation<'sink, P: Protocol> {
     limit_reached: Option<String>,
     view_buffers: Vec<ReplicaView>,
     first_seen: BTreeMap<Value, SimTime>,
+    sample_generation: u64,
 }
 
 impl<'sink, P: Protocol> Simulation<'sink, P> {
@@ -521,6 +523,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             limit_reached: None,
             view_buffers: vec![ReplicaView::new(); n],
             first_seen: BTreeMap::new(),
+            sample_generation: 0,
             config,
         }
     }
@@ -581,7 +584,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             let delay = self.think_time(client);
             self.schedule(SimTime::ZERO + delay, Event::ClientWake { client });
         }
-        self.schedule(SimTime::ZERO, Event::Sample);
+        self.schedule(SimTime::ZERO, Event::Sample { generation: 0 });
         if self.config.settle.is_some() {
             self.schedule(SimTime::ZERO + self.config.duration, Event::SettleStart);
         }
@@ -677,9 +680,8 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             Event::ClientReply {
                 from,
                 request,
-                attempt,
                 reply,
-            } => self.on_client_reply(from, request, attempt, reply),
+            } => self.on_client_reply(from, request, reply),
             Event::ClientTimeout { client, op } => self.on_client_timeout(client, op),
             Event::ClientWake { client } => self.on_client_wake(client),
             Event::Fault { index } => self.on_fault(index),
@@ -691,7 +693,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 persisted_upto,
             } => self.on_sync_done(node, incarnation, sync_id, persisted_upto),
             Event::SettleStart => self.on_settle_start(),
-            Event::Sample => self.on_sample(),
+            Event::Sample { generation } => self.on_sample(generation),
         }
     }
 
@@ -957,10 +959,6 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             format!("{node} -> {client}: {reply:?} ({})", request.op)
         });
         let runtime = &mut self.clients[client.index()];
-        let attempt = runtime
-            .outstanding
-            .get(&request.op)
-            .map_or(u32::MAX, |o| o.attempt);
         let latency = self
             .config
             .workload
@@ -971,7 +969,6 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             Event::ClientReply {
                 from: node,
                 request,
-                attempt,
                 reply,
             },
         );
@@ -1211,6 +1208,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 client,
                 op: id,
                 seq: runtime.issued,
+                attempt: 0,
             },
             op,
         };
@@ -1255,13 +1253,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         self.schedule(self.now + latency, Event::Request { node, request });
     }
 
-    fn on_client_reply(&mut self, from: NodeId, request: RequestId, attempt: u32, reply: Reply) {
+    fn on_client_reply(&mut self, from: NodeId, request: RequestId, reply: Reply) {
         let client = request.client;
         let runtime = &mut self.clients[client.index()];
         let Some(outstanding) = runtime.outstanding.get_mut(&request.op) else {
             return; // Already timed out: the outcome stays unknown.
         };
-        if outstanding.attempt != attempt {
+        if outstanding.attempt != request.attempt {
             return; // An answer to an earlier attempt of a redirected operation.
         }
         if let Reply::Redirect(hint) = reply {
@@ -1343,6 +1341,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         }
         outstanding.attempt += 1;
         outstanding.node = next;
+        outstanding.request.id.attempt = outstanding.attempt;
         let request = outstanding.request.clone();
         self.history[op.0 as usize].node = next;
         self.send_request(client, next, request);
@@ -1384,52 +1383,52 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         self.record(TraceKind::SettleStart, NodeId(0), 0, 0, || {
             "settle: faults heal, clients stop".to_string()
         });
-        let mut actions = vec![FaultAction::HealAll];
+        self.apply_settle_fault(FaultAction::HealAll);
         for index in 0..self.nodes.len() {
             let node = NodeId(index as u32);
-            let runtime = &self.nodes[index];
-            if runtime.paused_until.is_some() {
-                actions.push(FaultAction::Pause {
-                    node,
-                    duration: SimDuration::ZERO,
-                });
-            } else if !runtime.is_up() && settle.restart_crashed {
-                actions.push(FaultAction::Restart(node));
-            }
-        }
-        for action in actions {
-            if let FaultAction::Pause { node, .. } = action {
-                // Ending a pause early: resume now.
-                let pause_id = self.nodes[node.index()].pause_id;
+            if self.nodes[index].paused_until.is_some() {
+                // A pause still running ends now.
+                let pause_id = self.nodes[index].pause_id;
                 self.on_resume(node, pause_id);
-                continue;
+            } else if !self.nodes[index].is_up() && settle.restart_crashed {
+                self.apply_settle_fault(FaultAction::Restart(node));
             }
-            let description = action.to_string();
-            let event = self.record(
-                TraceKind::Fault,
-                NodeId(0),
-                action.tag() as u32,
-                u64::MAX,
-                || description.clone(),
-            );
-            let effective = self.apply_fault(&action);
-            self.faults.push(AppliedFault {
-                event,
-                at: self.now,
-                description,
-                action,
-                origin: FaultOrigin::Settle,
-                effective,
-            });
         }
         self.settle = Some(SettleOutcome {
             started: self.now,
             converged_at: None,
             deadline: self.now + settle.duration_max,
         });
+        // Compare replicas from now on at the settle pace, starting at once.
+        self.sample_generation += 1;
+        let generation = self.sample_generation;
+        self.schedule(self.now, Event::Sample { generation });
     }
 
-    fn on_sample(&mut self) {
+    fn apply_settle_fault(&mut self, action: FaultAction) {
+        let description = action.to_string();
+        let event = self.record(
+            TraceKind::Fault,
+            NodeId(0),
+            action.tag() as u32,
+            u64::MAX,
+            || description.clone(),
+        );
+        let effective = self.apply_fault(&action);
+        self.faults.push(AppliedFault {
+            event,
+            at: self.now,
+            description,
+            action,
+            origin: FaultOrigin::Settle,
+            effective,
+        });
+    }
+
+    fn on_sample(&mut self, generation: u64) {
+        if generation != self.sample_generation {
+            return; // The fault phase's sampling chain, superseded by settle's.
+        }
         let keys_diverged = self.count_diverged_keys();
         self.divergence.push(DivergenceSample {
             time: self.now,
@@ -1438,7 +1437,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         match self.phase {
             Phase::Faults => {
                 let next = self.now + self.config.sample_every.max(SimDuration(1));
-                self.schedule(next, Event::Sample);
+                self.schedule(next, Event::Sample { generation });
             }
             Phase::Settle => {
                 let all_running = self
@@ -1457,7 +1456,10 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                     .settle
                     .as_ref()
                     .map_or(SimDuration(1), |s| s.check_every);
-                self.schedule(self.now + every.max(SimDuration(1)), Event::Sample);
+                self.schedule(
+                    self.now + every.max(SimDuration(1)),
+                    Event::Sample { generation },
+                );
             }
             Phase::Done => {}
         }

@@ -37,7 +37,8 @@ impl Durable for () {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct CausalContext(pub Vec<u64>);
 
-/// Identifies a client request; a retry of the same operation keeps the same id.
+/// Identifies a client request. A redirected operation is sent again with the same `client`,
+/// `op` and `seq` (what a protocol deduplicates on) and the next `attempt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId {
     /// The client that sent it (a session).
@@ -46,6 +47,8 @@ pub struct RequestId {
     pub op: OpId,
     /// The client's own sequence number, from 1, for deduplicating retries.
     pub seq: u64,
+    /// How many times the client has re-sent this operation after a redirect (0 at first).
+    pub attempt: u32,
 }
 
 /// What a client asks of the key-value store.
@@ -540,7 +543,7 @@ impl<'a, P> ClusterView<'a, P> {
 /// // Drive one handler through a test context and look at the effects it recorded.
 /// let mut test = TestCtx::<Primary>::new(NodeId(0), 3);
 /// let mut node = Primary::start(&(), &(), &mut test.ctx());
-/// let id = RequestId { client: sim_core::ids::ClientId(0), op: sim_core::ids::OpId(0), seq: 1 };
+/// let id = RequestId { client: sim_core::ids::ClientId(0), op: sim_core::ids::OpId(0), seq: 1, attempt: 0 };
 /// node.on_request(Request { id, op: Op::Put { key: Key(1), value: Value(7), context: None } },
 ///                 &mut test.ctx());
 /// assert_eq!(test.take_effects().len(), 3); // two copies and one reply
