@@ -235,15 +235,12 @@ enum Event<P: Protocol> {
         timer: P::Timer,
         generation: u64,
     },
+    // Client traffic is rare next to messages; boxing it keeps every queue entry small.
     Request {
         node: NodeId,
-        request: Request,
+        request: Box<Request>,
     },
-    ClientReply {
-        from: NodeId,
-        request: RequestId,
-        reply: Reply,
-    },
+    ClientReply(Box<(NodeId, RequestId, Reply)>),
     ClientTimeout {
         client: ClientId,
         op: OpId,
@@ -676,12 +673,11 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 timer,
                 generation,
             } => self.on_timer(node, incarnation, timer, generation),
-            Event::Request { node, request } => self.on_request(node, request),
-            Event::ClientReply {
-                from,
-                request,
-                reply,
-            } => self.on_client_reply(from, request, reply),
+            Event::Request { node, request } => self.on_request(node, *request),
+            Event::ClientReply(reply) => {
+                let (from, request, reply) = *reply;
+                self.on_client_reply(from, request, reply)
+            }
             Event::ClientTimeout { client, op } => self.on_client_timeout(client, op),
             Event::ClientWake { client } => self.on_client_wake(client),
             Event::Fault { index } => self.on_fault(index),
@@ -966,11 +962,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             .sample(&mut runtime.link_rng);
         self.schedule(
             self.now + latency,
-            Event::ClientReply {
-                from: node,
-                request,
-                reply,
-            },
+            Event::ClientReply(Box::new((node, request, reply))),
         );
     }
 
@@ -1250,7 +1242,13 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             .workload
             .client_latency
             .sample(&mut runtime.link_rng);
-        self.schedule(self.now + latency, Event::Request { node, request });
+        self.schedule(
+            self.now + latency,
+            Event::Request {
+                node,
+                request: Box::new(request),
+            },
+        );
     }
 
     fn on_client_reply(&mut self, from: NodeId, request: RequestId, reply: Reply) {
