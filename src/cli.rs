@@ -240,9 +240,11 @@ fn determinism(scenario: &dyn LoadedScenario, seed: u64) -> u8 {
         .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())));
     match difference {
         None => {
-            println!(
+            let _ = writeln!(
+                std::io::stdout(),
                 "deterministic: seed {seed}, two runs, {} events each, trace hash {}",
-                first.events, first.trace_hash
+                first.events,
+                first.trace_hash
             );
             exit::PASS
         }
@@ -274,12 +276,15 @@ fn validate(registry: &Registry, paths: &[PathBuf]) -> u8 {
     for path in paths {
         let file = path.display().to_string();
         match registry.load_file(&file) {
-            Ok(scenario) => println!(
-                "ok    {file}: {} ({}, {} fault phase)",
-                scenario.name(),
-                scenario.protocol(),
-                scenario.duration()
-            ),
+            Ok(scenario) => {
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "ok    {file}: {} ({}, {} fault phase)",
+                    scenario.name(),
+                    scenario.protocol(),
+                    scenario.duration()
+                );
+            }
             Err(error) => {
                 eprintln!("error: {error}");
                 code = exit::BAD_INPUT;
@@ -290,9 +295,17 @@ fn validate(registry: &Registry, paths: &[PathBuf]) -> u8 {
 }
 
 fn list(registry: &Registry) -> u8 {
-    println!("protocols:");
+    // Written with writeln! and errors ignored: `faultline list | head` must not panic.
+    let mut out = std::io::stdout().lock();
+    let width = registry
+        .protocols()
+        .map(|p| p.name().len())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let _ = writeln!(out, "protocols:");
     for protocol in registry.protocols() {
-        println!("  {:<12}{}", protocol.name(), protocol.summary());
+        let _ = writeln!(out, "  {:<width$}{}", protocol.name(), protocol.summary());
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
         .map(|dir| {
@@ -303,15 +316,18 @@ fn list(registry: &Registry) -> u8 {
         .unwrap_or_default();
     files.sort();
     if !files.is_empty() {
-        println!("scenarios:");
+        let _ = writeln!(out, "scenarios:");
         for path in files {
             let file = path.display().to_string();
-            match registry.load_file(&file) {
-                Ok(scenario) => {
-                    println!("  {file:<40}{} ({})", scenario.name(), scenario.protocol())
-                }
-                Err(error) => println!("  {file:<40}unreadable: {error}"),
-            }
+            let _ = match registry.load_file(&file) {
+                Ok(scenario) => writeln!(
+                    out,
+                    "  {file:<40}{} ({})",
+                    scenario.name(),
+                    scenario.protocol()
+                ),
+                Err(error) => writeln!(out, "  {file:<40}unreadable: {error}"),
+            };
         }
     }
     exit::PASS

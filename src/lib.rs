@@ -8,3 +8,8 @@ pub mod pipeline;
 pub mod registry;
 
 pub use registry::Registry;
+
+/// The report model, re-exported for users who inspect verdicts in their own tests.
+pub use reports;
+/// The engine, re-exported so a user's binary needs only this crate.
+pub use sim_core;

@@ -70,7 +70,7 @@ impl<P: Protocol> LoadedScenario for Loaded<P> {
 
 /// One protocol the registry can load scenarios for.
 pub trait RegisteredProtocol {
-    /// The name scenarios use (matched without regard to case).
+    /// The name scenarios use (matched ignoring case, `-` and `_`).
     fn name(&self) -> &'static str;
     /// One line on what it is.
     fn summary(&self) -> &'static str;
@@ -112,7 +112,7 @@ impl Registry {
     /// Adds protocol `P`; a later protocol with the same name replaces an earlier one.
     pub fn with<P: Protocol>(mut self) -> Registry {
         self.entries
-            .retain(|entry| !entry.name().eq_ignore_ascii_case(P::NAME));
+            .retain(|entry| !scenario::same_protocol_name(entry.name(), P::NAME));
         self.entries.push(Box::new(Entry::<P>(PhantomData)));
         self
     }
@@ -133,7 +133,7 @@ impl Registry {
         let entry = self
             .entries
             .iter()
-            .find(|entry| entry.name().eq_ignore_ascii_case(&name))
+            .find(|entry| scenario::same_protocol_name(entry.name(), &name))
             .expect("read_protocol_name accepts only registered names");
         entry.load(file, text)
     }

@@ -102,7 +102,12 @@ pub fn check(
                 other.id != op.id
                     && !preceded
                     && (other.outcome == Outcome::Ok
-                        || other.write.is_some_and(|v| survivors.contains(&v)))
+                        || other.write.is_some_and(|v| {
+                            // A value a replica held, at the end or at any sample, proves its
+                            // write happened even if its client never learned.
+                            survivors.contains(&v)
+                                || observed.is_some_and(|seen| seen.first_seen.contains_key(&v))
+                        }))
             })
             .map(|other| other.invoke)
             .collect();
@@ -216,6 +221,29 @@ mod tests {
         let mut early = history.clone();
         early.ops[2].invoke = SimTime(90);
         assert!(check(&early, &holding(3), Some(seen)).lost.is_empty());
+    }
+
+    #[test]
+    fn an_unacknowledged_write_seen_on_a_replica_excuses_what_it_overwrote() {
+        // Write 0 is acknowledged, then overwritten by write 1 whose client timed out; write 1
+        // was held at a sample, then overwritten in turn by write 2 (unknown, never seen).
+        let history = History {
+            ops: vec![
+                write(0, 1, 0, 10, Outcome::Ok),
+                write(1, 2, 20, 0, Outcome::Unknown),
+                write(2, 3, 300, 0, Outcome::Unknown),
+            ],
+        };
+        let samples = [SimTime(0), SimTime(100), SimTime(400)];
+        let first_seen: BTreeMap<Value, SimTime> = [(Value(2), SimTime(100))].into_iter().collect();
+        let seen = Observations {
+            sample_times: &samples,
+            first_seen: &first_seen,
+        };
+        let empty = [Some(ReplicaView::new())];
+        assert!(check(&history, &empty, Some(seen)).lost.is_empty());
+        // Without the sighting, nothing explains write 0's disappearance.
+        assert_eq!(check(&history, &empty, None).lost.len(), 1);
     }
 
     #[test]

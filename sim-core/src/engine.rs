@@ -999,6 +999,8 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             index as u64,
             || description.clone(),
         );
+        // A restart runs the protocol's start: an invariant failing there points at the fault.
+        self.trigger_event = event;
         let effective = self.apply_fault(&fault.action);
         self.faults.push(AppliedFault {
             event,
@@ -1412,6 +1414,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             u64::MAX,
             || description.clone(),
         );
+        self.trigger_event = event;
         let effective = self.apply_fault(&action);
         self.faults.push(AppliedFault {
             event,

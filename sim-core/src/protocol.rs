@@ -129,7 +129,8 @@ pub enum Reply {
 /// One thing a handler asked the engine to do. The engine applies effects in order, after
 /// the handler returns.
 pub enum Effect<P: Protocol> {
-    /// Send a message; it leaves when the handler ends (or when a preceding sync completes).
+    /// Send a message; it leaves when the handler ends, or, when a `Sync` came earlier in the
+    /// same handler, once that sync completes.
     Send {
         /// Destination.
         to: NodeId,
@@ -148,7 +149,7 @@ pub enum Effect<P: Protocol> {
         /// The timer.
         timer: P::Timer,
     },
-    /// Answer a client; like a send, held back by a preceding sync.
+    /// Answer a client; like a send, held back by a `Sync` earlier in the same handler.
     Reply {
         /// The request answered.
         request: RequestId,
@@ -425,7 +426,7 @@ pub trait NodeStates<P> {
     fn node_count(&self) -> usize;
     /// A node's state, or None while it is crashed.
     fn state(&self, id: NodeId) -> Option<&P>;
-    /// How many times the node has restarted.
+    /// How many times the node has crashed (each crash starts a new incarnation).
     fn incarnation(&self, id: NodeId) -> u32;
 }
 
@@ -473,7 +474,7 @@ impl<'a, P> ClusterView<'a, P> {
         self.nodes.state(id)
     }
 
-    /// How many times the node has restarted.
+    /// How many times the node has crashed (each crash starts a new incarnation).
     pub fn incarnation(&self, id: NodeId) -> u32 {
         self.nodes.incarnation(id)
     }

@@ -65,6 +65,8 @@ pub enum TraceKind {
     SettleStart,
     /// The protocol wrote a note (detail: digest of the text).
     Annotation,
+    /// A reply waiting for a sync was lost when its node crashed (peer: client, detail: operation).
+    ReplyLost,
 }
 
 impl TraceKind {
@@ -87,6 +89,7 @@ impl TraceKind {
             TraceKind::SyncDone => 14,
             TraceKind::SettleStart => 15,
             TraceKind::Annotation => 16,
+            TraceKind::ReplyLost => 17,
         }
     }
 
@@ -109,6 +112,7 @@ impl TraceKind {
             TraceKind::SyncDone => "sync-done",
             TraceKind::SettleStart => "settle-start",
             TraceKind::Annotation => "annotation",
+            TraceKind::ReplyLost => "reply-lost",
         }
     }
 }

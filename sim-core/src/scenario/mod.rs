@@ -8,6 +8,8 @@
 //! themselves against that context as they are read, so the RON parser attaches the
 //! position of the offending value to the error.
 
+mod errors;
+
 use crate::clock::NodeClock;
 use crate::engine::{Limits, SettleConfig, SimConfig, StorageConfig};
 use crate::fault::{CutKind, FaultAction, FaultOrigin, NemesisConfig, ScheduledFault};
@@ -98,12 +100,7 @@ fn parse_with_context<T: DeserializeOwned>(
         ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let result: Result<T, ron::error::SpannedError> = options.from_str(text);
     CONTEXT.with(|cell| *cell.borrow_mut() = None);
-    result.map_err(|error| ScenarioError {
-        file: file.to_string(),
-        line: error.span.start.line,
-        column: error.span.start.col,
-        message: error.code.to_string(),
-    })
+    result.map_err(|error| errors::describe_error(file, text, error))
 }
 
 // ----- self-checking field types ------------------------------------------------------------
@@ -177,6 +174,12 @@ impl<'de> Deserialize<'de> for NodeName {
                 "expected a node name such as \"n1\", found \"{text}\""
             )));
         };
+        if node.to_string() != text {
+            // "n+1" and "n 1" parse as numbers, but nobody names a node that way.
+            return Err(de::Error::custom(format!(
+                "expected a node name such as \"n1\", found \"{text}\""
+            )));
+        }
         if let Some(Some(count)) = with_context(|c| c.node_count) {
             if node.0 >= count {
                 return Err(de::Error::custom(format!(
@@ -219,20 +222,6 @@ impl<'de> Deserialize<'de> for NodeCount {
             )));
         }
         Ok(NodeCount(count))
-    }
-}
-
-/// A positive duration for the fault phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RunDuration(pub SimDuration);
-
-impl<'de> Deserialize<'de> for RunDuration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let Dur(duration) = Dur::deserialize(deserializer)?;
-        if duration == SimDuration::ZERO {
-            return Err(de::Error::custom("expected a duration longer than 0s"));
-        }
-        Ok(RunDuration(duration))
     }
 }
 
@@ -299,7 +288,12 @@ impl<'de, C: DeserializeOwned + Default + 'static> Deserialize<'de> for Protocol
             fn visit_enum<A: EnumAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
                 let (Ident(name), variant) = access.variant()?;
                 if let Some(known) = with_context(|c| c.protocol_names.clone()) {
-                    if !known.is_empty() && !known.iter().any(|k| k.eq_ignore_ascii_case(&name)) {
+                    if known.is_empty() {
+                        return Err(de::Error::custom(format!(
+                            "unknown protocol `{name}`: this program has no protocols registered"
+                        )));
+                    }
+                    if !known.iter().any(|k| same_protocol_name(k, &name)) {
                         return Err(de::Error::custom(format!(
                             "unknown protocol `{name}`, expected one of: {}",
                             known.join(", ")
@@ -334,6 +328,18 @@ impl<'de, C: DeserializeOwned + Default + 'static> Deserialize<'de> for Protocol
     }
 }
 
+/// Whether a name written in a scenario (`PrimaryBackup`) names a registered protocol
+/// (`primary-backup`): case, `-` and `_` do not matter, since RON identifiers cannot hold `-`.
+pub fn same_protocol_name(registered: &str, written: &str) -> bool {
+    let normal = |name: &str| {
+        name.chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
+    };
+    normal(registered) == normal(written)
+}
+
 /// Protocol options read without knowing the protocol: everything is accepted and ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AnyOptions;
@@ -360,11 +366,11 @@ pub struct ScenarioFile<C> {
     /// Number of nodes, named n1..nN.
     pub nodes: NodeCount,
     /// Length of the fault phase.
-    pub duration: RunDuration,
+    pub duration: PositiveDur,
     /// The protocol and its options.
     pub protocol: ProtocolSection<C>,
     /// Per-node clock offsets and drift.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check_clocks")]
     pub clocks: BTreeMap<NodeName, ClockSpec>,
     /// Network defaults and per-link overrides.
     #[serde(default)]
@@ -387,9 +393,10 @@ pub struct ScenarioFile<C> {
     /// Finer control of the settle phase.
     #[serde(default)]
     pub settle_options: SettleOptions,
-    /// Checks run on the history after the run.
+    /// Checks run on the history after the run; when left out, LostWrites, plus Convergence
+    /// if the scenario has a settle phase.
     #[serde(default)]
-    pub checks: Checks,
+    pub checks: Option<Checks>,
     /// How often divergence is sampled for reports.
     #[serde(default = "default_sample_every")]
     pub sample_every: PositiveDur,
@@ -929,7 +936,11 @@ pub fn load<P: Protocol>(file: &str, text: &str) -> Result<Scenario<P>, Scenario
         file: file.to_string(),
         name: parsed.name.clone(),
         seed: parsed.seed,
-        checks: parsed.checks.0.clone(),
+        checks: match &parsed.checks {
+            Some(checks) => checks.0.clone(),
+            None if parsed.settle.is_some() => vec![CheckName::Convergence, CheckName::LostWrites],
+            None => vec![CheckName::LostWrites],
+        },
         has_settle: parsed.settle.is_some(),
         parsed,
     })
@@ -995,27 +1006,70 @@ fn check_nemesis<'de, D: Deserializer<'de>>(
     Ok(nemesis)
 }
 
+/// Reads `clocks`, refusing a node listed twice (a map would silently keep the last entry).
+fn check_clocks<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<NodeName, ClockSpec>, D::Error> {
+    struct ClocksVisitor;
+    impl<'de> Visitor<'de> for ClocksVisitor {
+        type Value = BTreeMap<NodeName, ClockSpec>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map from node to clock such as { \"n2\": (offset: \"-50ms\") }")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut clocks = BTreeMap::new();
+            while let Some(node) = map.next_key::<NodeName>()? {
+                if clocks.contains_key(&node) {
+                    return Err(de::Error::custom(format!(
+                        "node {} is listed twice in `clocks`; give each node one entry",
+                        node.0
+                    )));
+                }
+                clocks.insert(node, map.next_value::<ClockSpec>()?);
+            }
+            Ok(clocks)
+        }
+    }
+    deserializer.deserialize_map(ClocksVisitor)
+}
+
 /// The list of checks; Convergence needs a settle phase.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checks(pub Vec<CheckName>);
 
-impl Default for Checks {
-    fn default() -> Self {
-        Checks(vec![CheckName::Convergence, CheckName::LostWrites])
+impl<'de> Deserialize<'de> for Checks {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Checked element by element, so that the error points at `Convergence` itself.
+        struct ChecksVisitor;
+        impl<'de> Visitor<'de> for ChecksVisitor {
+            type Value = Checks;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of checks such as [Convergence, LostWrites]")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checks, A::Error> {
+                let mut checks = Vec::new();
+                while let Some(CheckEntry(check)) = seq.next_element()? {
+                    checks.push(check);
+                }
+                Ok(Checks(checks))
+            }
+        }
+        deserializer.deserialize_seq(ChecksVisitor)
     }
 }
 
-impl<'de> Deserialize<'de> for Checks {
+/// One entry of `checks`, checked as it is read (before RON moves past it).
+struct CheckEntry(CheckName);
+
+impl<'de> Deserialize<'de> for CheckEntry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let checks = Vec::<CheckName>::deserialize(deserializer)?;
-        if checks.contains(&CheckName::Convergence)
-            && with_context(|c| c.has_settle) == Some(Some(false))
-        {
+        let check = CheckName::deserialize(deserializer)?;
+        if check == CheckName::Convergence && with_context(|c| c.has_settle) == Some(Some(false)) {
             return Err(de::Error::custom(
                 "Convergence needs a settle phase (add settle: Some(\"5s\")): without one, replicas would be compared mid-flight",
             ));
         }
-        Ok(Checks(checks))
+        Ok(CheckEntry(check))
     }
 }
 
