@@ -72,10 +72,25 @@ impl NodeClock {
     }
 
     /// The monotonic clock at true time `t`.
+    #[inline]
     pub fn monotonic(&self, t: SimTime) -> MonoTime {
-        let t = t.0 as i128;
-        let local = t + (t * self.drift_ppb as i128).div_euclid(PPB_ONE);
-        MonoTime(local as u64)
+        if self.drift_ppb == 0 {
+            return MonoTime(t.0);
+        }
+        // t + floor(t * d / 1e9), split as t = q * 1e9 + r so that 64-bit products suffice:
+        // floor(t * d / 1e9) = q * d + floor(r * d / 1e9), and |r * d| < 1e18.
+        let (q, r) = ((t.0 / PPB_ONE as u64) as i64, (t.0 % PPB_ONE as u64) as i64);
+        let exact = q.checked_mul(self.drift_ppb).and_then(|qd| {
+            let rd = (r * self.drift_ppb).div_euclid(PPB_ONE as i64);
+            (t.0 as i64).checked_add(qd)?.checked_add(rd)
+        });
+        match exact {
+            Some(local) if t.0 <= i64::MAX as u64 => MonoTime(local as u64),
+            _ => {
+                let t = t.0 as i128;
+                MonoTime((t + (t * self.drift_ppb as i128).div_euclid(PPB_ONE)) as u64)
+            }
+        }
     }
 
     /// The wall clock at true time `t`.

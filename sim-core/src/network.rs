@@ -154,6 +154,7 @@ impl DropReason {
     ];
 
     /// A fixed tag for the trace encoding.
+    #[inline]
     pub fn tag(self) -> u64 {
         match self {
             DropReason::Partitioned => 1,
@@ -247,15 +248,20 @@ impl Cut {
     }
 }
 
+/// Everything the network keeps about one directed link, together so one lookup finds it.
+struct LinkState {
+    config: LinkConfig,
+    rng: SimRng,
+    /// The latest delivery time handed out (keeps FIFO links in order).
+    fifo_horizon: SimTime,
+    /// How many active cuts block this link.
+    blocked: u32,
+}
+
 /// The network of one run: link settings, per-link random streams, FIFO horizons and cuts.
 pub struct Network {
     node_count: usize,
-    links: Vec<LinkConfig>,
-    rngs: Vec<SimRng>,
-    /// Per link, the latest delivery time handed out (keeps FIFO links in order).
-    fifo_horizon: Vec<SimTime>,
-    /// Per link, how many active cuts block it.
-    blocked: Vec<u32>,
+    links: Vec<LinkState>,
     cuts: BTreeMap<u64, Cut>,
 }
 
@@ -267,15 +273,19 @@ impl Network {
             node_count * node_count,
             "one config per directed link"
         );
-        let rngs = (0..links.len())
-            .map(|i| SimRng::stream(seed, Purpose::Link, i as u64))
+        let links = links
+            .into_iter()
+            .enumerate()
+            .map(|(i, config)| LinkState {
+                config,
+                rng: SimRng::stream(seed, Purpose::Link, i as u64),
+                fifo_horizon: SimTime::ZERO,
+                blocked: 0,
+            })
             .collect();
         Network {
             node_count,
             links,
-            rngs,
-            fifo_horizon: vec![SimTime::ZERO; node_count * node_count],
-            blocked: vec![0; node_count * node_count],
             cuts: BTreeMap::new(),
         }
     }
@@ -287,47 +297,41 @@ impl Network {
 
     /// The configuration of one directed link.
     pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
-        &self.links[self.link_index(from, to)]
+        &self.links[self.link_index(from, to)].config
     }
 
     /// True when some active cut blocks `from -> to`.
     #[inline]
     pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
-        self.blocked[self.link_index(from, to)] > 0
+        self.links[self.link_index(from, to)].blocked > 0
     }
 
     /// Decides the fate of one message sent now: dropped (and why) or delivered when.
     #[inline]
     pub fn transmit(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Transmission {
         let index = self.link_index(from, to);
-        if self.blocked[index] > 0 {
+        let link = &mut self.links[index];
+        if link.blocked > 0 {
             return Transmission::Drop(DropReason::Partitioned);
         }
-        let link = &self.links[index];
-        let rng = &mut self.rngs[index];
-        if rng.chance(link.drop) {
+        if link.rng.chance(link.config.drop) {
             return Transmission::Drop(DropReason::Lost);
         }
-        let mut first = now + link.latency.sample(rng);
-        let duplicate = if rng.chance(link.duplicate) {
-            Some(now + link.latency.sample(rng))
+        let mut first = now + link.config.latency.sample(&mut link.rng);
+        let mut duplicate = if link.rng.chance(link.config.duplicate) {
+            Some(now + link.config.latency.sample(&mut link.rng))
         } else {
             None
         };
-        if link.delivery == Delivery::Fifo {
+        if link.config.delivery == Delivery::Fifo {
             // Equal times keep send order: the event queue breaks ties by insertion.
-            first = first.max(self.fifo_horizon[index]);
-            self.fifo_horizon[index] = first;
-        }
-        let duplicate = duplicate.map(|at| {
-            if link.delivery == Delivery::Fifo {
-                let at = at.max(self.fifo_horizon[index]);
-                self.fifo_horizon[index] = at;
-                at
-            } else {
-                at
+            first = first.max(link.fifo_horizon);
+            link.fifo_horizon = first;
+            if let Some(at) = duplicate.as_mut() {
+                *at = (*at).max(link.fifo_horizon);
+                link.fifo_horizon = *at;
             }
-        });
+        }
         Transmission::Deliver(first, duplicate)
     }
 
@@ -335,7 +339,7 @@ impl Network {
     pub fn add_cut(&mut self, id: u64, cut: Cut) {
         for &(from, to) in &cut.links {
             let index = self.link_index(from, to);
-            self.blocked[index] += 1;
+            self.links[index].blocked += 1;
         }
         let previous = self.cuts.insert(id, cut);
         assert!(previous.is_none(), "cut {id} added twice");
@@ -348,8 +352,11 @@ impl Network {
         };
         for &(from, to) in &cut.links {
             let index = self.link_index(from, to);
-            assert!(self.blocked[index] > 0, "link blocked count underflow");
-            self.blocked[index] -= 1;
+            assert!(
+                self.links[index].blocked > 0,
+                "link blocked count underflow"
+            );
+            self.links[index].blocked -= 1;
         }
         true
     }
@@ -357,7 +364,7 @@ impl Network {
     /// Heals every cut.
     pub fn heal_all(&mut self) {
         self.cuts.clear();
-        self.blocked.iter_mut().for_each(|b| *b = 0);
+        self.links.iter_mut().for_each(|link| link.blocked = 0);
     }
 
     /// How many cuts are active.

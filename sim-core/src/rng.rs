@@ -134,18 +134,22 @@ impl SimRng {
     }
 
     /// Uniform in `0..bound` (bound > 0), without modulo bias (Lemire's multiply-and-reject).
+    #[inline]
     pub fn below(&mut self, bound: u64) -> u64 {
         assert!(bound > 0, "below(0) has no values to choose from");
-        let threshold = bound.wrapping_neg() % bound;
-        loop {
-            let product = (self.next_u64() as u128) * (bound as u128);
-            if (product as u64) >= threshold {
-                return (product >> 64) as u64;
+        let mut product = (self.next_u64() as u128) * (bound as u128);
+        // The division is needed only when the low half falls in the biased zone: rarely.
+        if (product as u64) < bound {
+            let threshold = bound.wrapping_neg() % bound;
+            while (product as u64) < threshold {
+                product = (self.next_u64() as u128) * (bound as u128);
             }
         }
+        (product >> 64) as u64
     }
 
     /// Uniform in the inclusive range `low..=high`.
+    #[inline]
     pub fn between(&mut self, low: u64, high: u64) -> u64 {
         assert!(low <= high, "between({low}, {high}) is an empty range");
         if low == 0 && high == u64::MAX {

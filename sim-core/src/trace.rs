@@ -18,7 +18,6 @@ use crate::network::DropReason;
 use crate::rng::splitmix64;
 use crate::time::SimTime;
 use serde::Serialize;
-use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -71,6 +70,7 @@ pub enum TraceKind {
 
 impl TraceKind {
     /// The fixed encoding: low byte a kind tag, next byte a drop reason.
+    #[inline]
     pub fn tag(self) -> u64 {
         match self {
             TraceKind::Send => 1,
@@ -135,6 +135,7 @@ pub struct TraceRecord {
 }
 
 impl TraceRecord {
+    #[inline]
     fn words(&self) -> [u64; 4] {
         [
             self.kind.tag(),
@@ -329,7 +330,9 @@ impl<W: std::io::Write> TraceSink for JsonLinesSink<W> {
 #[derive(Clone, Debug)]
 pub struct TraceWindow {
     capacity: usize,
-    records: VecDeque<TraceRecord>,
+    /// A ring: once full, `next` is both the oldest record and the slot written next.
+    records: Vec<TraceRecord>,
+    next: usize,
 }
 
 impl TraceWindow {
@@ -337,30 +340,35 @@ impl TraceWindow {
     pub fn new(capacity: usize) -> Self {
         TraceWindow {
             capacity,
-            records: VecDeque::with_capacity(capacity.min(1 << 16)),
+            records: Vec::with_capacity(capacity.min(1 << 16)),
+            next: 0,
         }
     }
 
-    /// Keeps `record`, forgetting the oldest when full.
+    /// Keeps `record`, overwriting the oldest when full.
     #[inline]
     pub fn push(&mut self, record: TraceRecord) {
-        if self.capacity == 0 {
-            return;
+        if self.records.len() < self.capacity {
+            self.records.push(record);
+        } else if self.capacity > 0 {
+            self.records[self.next] = record;
+            self.next = if self.next + 1 == self.capacity {
+                0
+            } else {
+                self.next + 1
+            };
         }
-        if self.records.len() == self.capacity {
-            self.records.pop_front();
-        }
-        self.records.push_back(record);
     }
 
     /// The records kept, oldest first.
     pub fn records(&self) -> impl Iterator<Item = &TraceRecord> {
-        self.records.iter()
+        let (newer, older) = self.records.split_at(self.next);
+        older.iter().chain(newer.iter())
     }
 
-    /// A copy of the records kept.
+    /// A copy of the records kept, oldest first.
     pub fn to_vec(&self) -> Vec<TraceRecord> {
-        self.records.iter().copied().collect()
+        self.records().copied().collect()
     }
 }
 

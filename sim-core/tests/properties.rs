@@ -25,6 +25,14 @@ proptest! {
         }
     }
 
+    /// The fast 64-bit clock arithmetic agrees with the plain 128-bit formula everywhere.
+    #[test]
+    fn monotonic_matches_the_reference_formula(drift_ppb in -500_000_000i64..999_999_999, t: u64) {
+        let clock = NodeClock::with_drift_ppb(SignedDuration(0), drift_ppb);
+        let reference = t as i128 + (t as i128 * drift_ppb as i128).div_euclid(1_000_000_000);
+        prop_assert_eq!(clock.monotonic(SimTime(t)).0, reference as u64);
+    }
+
     /// Monotonic clocks never run backwards, whatever the drift.
     #[test]
     fn monotonic_never_decreases(drift_ppb in -100_000_000i64..100_000_000, t in 0u64..u64::MAX / 4) {
