@@ -8,10 +8,10 @@ use reports::terminal::{self, Colour};
 use reports::{Report, Verdict};
 use sim_core::engine::RunOptions;
 use sim_core::trace::{JsonLinesSink, TraceRecord};
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 /// Exit codes, as DESIGN.md fixes them.
 pub mod exit {
@@ -65,17 +65,65 @@ enum Command {
     },
     /// List the protocols this binary knows and the bundled scenarios.
     List,
+    /// Run many seeds of one or more scenarios over all cores; one JSON line per run.
+    Sweep {
+        /// The scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Seeds: A..B (B excluded), A..=B, or one seed.
+        #[arg(long, default_value = "0..100")]
+        seeds: String,
+        /// Worker threads (default: the cores available).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only this machine's share K of N of the (scenario, seed) pairs.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Stop handing out runs after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Write one JSON line per finished run here (default: sweep-results.jsonl).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Skip the runs already recorded in FILE and append the rest to it.
+        #[arg(long, value_name = "FILE", conflicts_with = "out")]
+        resume: Option<PathBuf>,
+        /// Also write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Combine results files (from shards of one sweep) into one summary.
+    Merge {
+        /// The results files.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Also write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// What the panic hook prints: the run in progress and how to reproduce it.
-static REPRODUCTION: Mutex<Option<String>> = Mutex::new(None);
+thread_local! {
+    /// What the panic hook prints: the run in progress on this thread (a sweep runs one per
+    /// worker) and how to reproduce it.
+    static REPRODUCTION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records the reproduction command of the run starting on this thread, for the panic hook.
+pub fn set_reproduction(command: String) {
+    REPRODUCTION.with(|cell| *cell.borrow_mut() = Some(command));
+}
 
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let context = REPRODUCTION
-            .lock()
-            .ok()
-            .and_then(|guard| guard.clone())
+            .with(|cell| cell.borrow().clone())
             .unwrap_or_else(|| "no run in progress".to_string());
         eprintln!("faultline: internal error: {info}");
         eprintln!("  this is a bug in faultline or in the protocol; it reproduces with:");
@@ -84,7 +132,8 @@ fn install_panic_hook() {
     }));
 }
 
-fn program_name() -> String {
+/// The name this binary was invoked as, for reproduction commands.
+pub fn program_name() -> String {
     std::env::args()
         .next()
         .and_then(|arg0| {
@@ -134,6 +183,35 @@ pub fn main_with(registry: Registry) -> ExitCode {
         } => run(&registry, &scenario, seed, trace, json, check_determinism),
         Command::Validate { scenarios } => validate(&registry, &scenarios),
         Command::List => list(&registry),
+        Command::Sweep {
+            scenarios,
+            seeds,
+            jobs,
+            shard,
+            fail_fast,
+            out,
+            resume,
+            junit,
+            json,
+        } => crate::sweep_cli::sweep(
+            &registry,
+            crate::sweep_cli::SweepArgs {
+                scenarios,
+                seeds,
+                jobs,
+                shard,
+                fail_fast,
+                out,
+                resume,
+                junit,
+                json,
+            },
+        ),
+        Command::Merge {
+            results,
+            junit,
+            json,
+        } => crate::sweep_cli::merge(&results, junit.as_deref(), json),
     };
     ExitCode::from(code)
 }
@@ -166,9 +244,7 @@ fn run(
     };
     let seed = seed.or(scenario.seed()).unwrap_or_else(fresh_seed);
     let program = program_name();
-    if let Ok(mut guard) = REPRODUCTION.lock() {
-        *guard = Some(reproduction_command(&program, &file, seed));
-    }
+    set_reproduction(reproduction_command(&program, &file, seed));
     if check_determinism {
         return determinism(scenario.as_ref(), seed);
     }

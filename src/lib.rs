@@ -6,6 +6,8 @@
 pub mod cli;
 pub mod pipeline;
 pub mod registry;
+pub mod sweep;
+mod sweep_cli;
 
 pub use registry::Registry;
 

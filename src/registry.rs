@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 
 /// A scenario loaded for its protocol, ready to run with any seed; the protocol type is
 /// hidden behind this trait once, at the top, so the event loop itself is monomorphized.
-pub trait LoadedScenario {
+pub trait LoadedScenario: Send + Sync {
     /// The scenario's name.
     fn name(&self) -> &str;
     /// The file it came from.

@@ -558,7 +558,7 @@ pub trait Protocol: Sized + 'static {
     const SUPPORTS_CAS: bool = false;
 
     /// The options a scenario sets, e.g. `Lww(replicate_every: "20ms")`.
-    type Config: Clone + Debug + Default + Serialize + DeserializeOwned;
+    type Config: Clone + Debug + Default + Serialize + DeserializeOwned + Send + Sync;
     /// Messages between nodes. `Hash` feeds the trace hash, so it must not depend on
     /// addresses or map iteration order.
     type Message: Clone + Debug + Hash;
