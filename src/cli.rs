@@ -95,6 +95,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cut a failing seed down to what its violation needs; write it as a scenario.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario (default: NAME-seed-N-min.ron here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The most candidate runs to try.
+        #[arg(long, default_value_t = 2_000)]
+        runs_max: u64,
+    },
     /// Combine results files (from shards of one sweep) into one summary.
     Merge {
         /// The results files.
@@ -207,6 +221,12 @@ pub fn main_with(registry: Registry) -> ExitCode {
                 json,
             },
         ),
+        Command::Shrink {
+            scenario,
+            seed,
+            out,
+            runs_max,
+        } => shrink(&registry, &scenario, seed, out, runs_max),
         Command::Merge {
             results,
             junit,
@@ -345,6 +365,74 @@ fn determinism(scenario: &dyn LoadedScenario, seed: u64) -> u8 {
             exit::INTERNAL
         }
     }
+}
+
+fn shrink(
+    registry: &Registry,
+    path: &std::path::Path,
+    seed: u64,
+    out: Option<PathBuf>,
+    runs_max: u64,
+) -> u8 {
+    let file = path.display().to_string();
+    let scenario = match registry.load_file(&file) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let program = program_name();
+    set_reproduction(format!("{program} shrink {file} --seed {seed}"));
+    let outcome = match crate::shrink::shrink(&program, scenario.as_ref(), seed, runs_max) {
+        Ok(outcome) => outcome,
+        Err(error @ crate::shrink::ShrinkError::Passes(_)) => {
+            eprintln!("error: {error}");
+            return exit::BAD_INPUT;
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::INTERNAL;
+        }
+    };
+    let out = out.unwrap_or_else(|| {
+        let stem = path
+            .file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from(format!("{stem}-seed-{seed}-min.ron"))
+    });
+    let reduction = crate::shrink::describe_reduction(&outcome.before, &outcome.after);
+    let text = format!(
+        "// Shrunk by `{program} shrink {file} --seed {seed}`: {reduction}.\n// It still fails with `{}`.\n{}",
+        outcome.violation,
+        outcome.scenario.to_ron()
+    );
+    if let Err(error) = std::fs::write(&out, text) {
+        eprintln!("error: cannot write {}: {error}", out.display());
+        return exit::INTERNAL;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "violation   {} (kept)", outcome.violation);
+    let _ = writeln!(stdout, "removed     {reduction}");
+    let _ = writeln!(
+        stdout,
+        "trace hash  {} (minimal run)",
+        outcome.report.trace_hash
+    );
+    let _ = writeln!(stdout, "runs tried  {}", outcome.runs);
+    if outcome.budget_exhausted {
+        let _ = writeln!(
+            stdout,
+            "note        stopped at --runs-max {runs_max}; it may shrink further"
+        );
+    }
+    let _ = writeln!(stdout, "written     {}", out.display());
+    let _ = writeln!(
+        stdout,
+        "reproduce   {}",
+        reproduction_command(&program, &out.display().to_string(), seed)
+    );
+    exit::VIOLATION
 }
 
 fn validate(registry: &Registry, paths: &[PathBuf]) -> u8 {

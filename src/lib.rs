@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod pipeline;
 pub mod registry;
+pub mod shrink;
 pub mod sweep;
 mod sweep_cli;
 

@@ -3,7 +3,7 @@
 
 use sim_core::engine::{RunOptions, RunResult, Simulation};
 use sim_core::protocol::Protocol;
-use sim_core::scenario::{self, CheckName, Scenario, ScenarioError};
+use sim_core::scenario::{self, CheckName, Scenario, ScenarioEdit, ScenarioError};
 use sim_core::time::SimDuration;
 use sim_core::trace::TraceSink;
 use std::marker::PhantomData;
@@ -27,6 +27,18 @@ pub trait LoadedScenario: Send + Sync {
     fn duration(&self) -> SimDuration;
     /// Runs the scenario once.
     fn run(&self, seed: u64, options: RunOptions, sink: Option<&mut dyn TraceSink>) -> RunResult;
+    /// The scenario as RON that reads back to the same runs.
+    fn to_ron(&self) -> String;
+    /// The same runs of `seed`, with the random nemesis turned into explicit faults.
+    fn with_explicit_faults(&self, seed: u64) -> Result<Box<dyn LoadedScenario>, ScenarioError>;
+    /// The scenario with an edit applied (re-validated).
+    fn edited(&self, edit: &ScenarioEdit) -> Result<Box<dyn LoadedScenario>, ScenarioError>;
+    /// Pinned faults in the file.
+    fn fault_count(&self) -> usize;
+    /// Whether the scenario draws random faults.
+    fn has_nemesis(&self) -> bool;
+    /// The client count.
+    fn clients(&self) -> u32;
 }
 
 struct Loaded<P: Protocol>(Scenario<P>);
@@ -65,6 +77,24 @@ impl<P: Protocol> LoadedScenario for Loaded<P> {
             Some(sink) => simulation.with_sink(sink).run(),
             None => simulation.run(),
         }
+    }
+    fn to_ron(&self) -> String {
+        self.0.to_ron()
+    }
+    fn with_explicit_faults(&self, seed: u64) -> Result<Box<dyn LoadedScenario>, ScenarioError> {
+        Ok(Box::new(Loaded(self.0.with_explicit_faults(seed)?)))
+    }
+    fn edited(&self, edit: &ScenarioEdit) -> Result<Box<dyn LoadedScenario>, ScenarioError> {
+        Ok(Box::new(Loaded(self.0.edited(edit)?)))
+    }
+    fn fault_count(&self) -> usize {
+        self.0.fault_count()
+    }
+    fn has_nemesis(&self) -> bool {
+        self.0.has_nemesis()
+    }
+    fn clients(&self) -> u32 {
+        self.0.clients()
     }
 }
 

@@ -5,12 +5,11 @@ use crate::ids::NodeId;
 use crate::network::Cut;
 use crate::rng::{Purpose, SimRng};
 use crate::time::{SignedDuration, SimDuration, SimTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What kind of network fault a cut came from (the report's taxonomy uses it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CutKind {
     /// A clean split into groups.
     Partition,

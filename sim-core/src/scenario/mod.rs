@@ -22,7 +22,7 @@ use crate::workload::{KeyDistribution, LoadMode, Target, WorkloadConfig, PPM_ONE
 use serde::de::{
     self, DeserializeOwned, Deserializer, EnumAccess, MapAccess, VariantAccess, Visitor,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -120,6 +120,31 @@ impl serde::Serialize for PositiveDur {
         serializer.serialize_str(&crate::time::format_nanos_exact(self.0 .0 as i128))
     }
 }
+
+/// Newtypes written back the way people write them (durations as text, nodes by name).
+macro_rules! serialize_as {
+    ($type:ty, |$value:ident| $body:expr) => {
+        impl Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let $value = self;
+                $body.serialize(serializer)
+            }
+        }
+    };
+}
+
+serialize_as!(SignedDur, |d| crate::time::format_nanos_exact(
+    d.0 .0 as i128
+));
+serialize_as!(Prob, |p| p.0);
+serialize_as!(NodeName, |n| n.0.to_string());
+serialize_as!(FaultTime, |t| crate::time::format_nanos_exact(
+    t.0 .0 as i128
+));
+serialize_as!(NodeCount, |n| n.0);
+serialize_as!(PerMinute, |r| r.0);
+serialize_as!(Drift, |d| d.0);
+serialize_as!(Checks, |c| &c.0);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -259,6 +284,46 @@ pub struct ProtocolSection<C> {
     pub config: C,
 }
 
+/// Stands in for the protocol section while the rest of a scenario is written as RON; see
+/// [`ScenarioFile::to_ron`].
+const PROTOCOL_PLACEHOLDER: &str = "FaultlineProtocolSection";
+
+impl<C> Serialize for ProtocolSection<C> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit_variant("Protocol", 0, PROTOCOL_PLACEHOLDER)
+    }
+}
+
+impl<C: Serialize> ScenarioFile<C> {
+    /// The scenario as RON that reads back to the same runs (what `shrink` writes).
+    pub fn to_ron(&self) -> Result<String, String> {
+        let style = ron::ser::PrettyConfig::new()
+            .struct_names(false)
+            .compact_maps(true);
+        let text = ron::ser::to_string_pretty(self, style).map_err(|e| e.to_string())?;
+        // A protocol section reads as `Name(option: value, ...)`: the options struct written
+        // without a name is exactly the parenthesized part.
+        let options = ron::ser::to_string_pretty(
+            &self.protocol.config,
+            ron::ser::PrettyConfig::new()
+                .struct_names(false)
+                .compact_structs(true)
+                .compact_arrays(true),
+        )
+        .map_err(|e| e.to_string())?;
+        let options = if options.starts_with('(') {
+            options
+        } else {
+            "()".to_string()
+        };
+        let section = format!("{}{}", self.protocol.name, options);
+        Ok(format!(
+            "Scenario{}\n",
+            text.replacen(PROTOCOL_PLACEHOLDER, &section, 1)
+        ))
+    }
+}
+
 struct Ident(String);
 
 impl<'de> Deserialize<'de> for Ident {
@@ -354,14 +419,17 @@ impl<'de> Deserialize<'de> for AnyOptions {
 // ----- the file's shape ---------------------------------------------------------------------
 
 /// A whole scenario file as written. `C` is the protocol's options type.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(rename = "Scenario", deny_unknown_fields)]
-#[serde(bound(deserialize = "C: DeserializeOwned + Default + 'static"))]
+#[serde(bound(
+    deserialize = "C: DeserializeOwned + Default + 'static",
+    serialize = "C: Serialize"
+))]
 pub struct ScenarioFile<C> {
     /// A short name for reports.
     pub name: String,
     /// The seed; `--seed` overrides it, and a scenario without one gets a random one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// Number of nodes, named n1..nN.
     pub nodes: NodeCount,
@@ -388,14 +456,14 @@ pub struct ScenarioFile<C> {
     #[serde(default, deserialize_with = "check_workload")]
     pub workload: WorkloadSpec,
     /// How long to wait for convergence after the fault phase.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle: Option<Dur>,
     /// Finer control of the settle phase.
     #[serde(default)]
     pub settle_options: SettleOptions,
     /// Checks run on the history after the run; when left out, LostWrites, plus Convergence
     /// if the scenario has a settle phase.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
     /// How often divergence is sampled for reports.
     #[serde(default = "default_sample_every")]
@@ -421,11 +489,11 @@ pub enum CheckName {
 }
 
 /// `(offset: "-50ms", drift_ppm: 20)`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSpec {
     /// How far the wall clock starts from true time.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<SignedDur>,
     /// Parts per million fast (negative: slow).
     #[serde(default)]
@@ -449,11 +517,11 @@ impl<'de> Deserialize<'de> for Drift {
 }
 
 /// A latency distribution as written.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(try_from = "LatencyRaw")]
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(try_from = "LatencyRaw", into = "LatencyRaw")]
 pub struct LatencySpec(pub Latency);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 enum LatencyRaw {
     Constant(Dur),
@@ -471,7 +539,7 @@ enum LatencyRaw {
     },
     Exponential {
         mean: Dur,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         min: Option<Dur>,
     },
     Pareto {
@@ -508,6 +576,34 @@ impl TryFrom<LatencyRaw> for LatencySpec {
     }
 }
 
+impl From<LatencySpec> for LatencyRaw {
+    fn from(spec: LatencySpec) -> LatencyRaw {
+        match spec.0 {
+            Latency::Constant(d) => LatencyRaw::Constant(Dur(d)),
+            Latency::Uniform { min, max } => LatencyRaw::Uniform {
+                min: Dur(min),
+                max: Dur(max),
+            },
+            Latency::Normal { mean, stddev } => LatencyRaw::Normal {
+                mean: Dur(mean),
+                stddev: Dur(stddev),
+            },
+            Latency::LogNormal { median, sigma } => LatencyRaw::LogNormal {
+                median: Dur(median),
+                sigma,
+            },
+            Latency::Exponential { min, mean } => LatencyRaw::Exponential {
+                mean: Dur(mean),
+                min: (min != SimDuration::ZERO).then_some(Dur(min)),
+            },
+            Latency::Pareto { min, shape } => LatencyRaw::Pareto {
+                min: Dur(min),
+                shape,
+            },
+        }
+    }
+}
+
 impl Default for LatencySpec {
     fn default() -> Self {
         LatencySpec(Latency::Constant(SimDuration::from_millis(1)))
@@ -515,20 +611,20 @@ impl Default for LatencySpec {
 }
 
 /// `network: (latency: ..., drop: 0.01, links: [...])`.
-#[derive(Deserialize, Debug, Clone, Default)]
+#[derive(Deserialize, Serialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// Default latency of every link.
     #[serde(default)]
     pub latency: LatencySpec,
     /// Default loss probability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<Prob>,
     /// Default duplication probability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<Prob>,
     /// Default ordering.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliverySpec>,
     /// Per-link overrides.
     #[serde(default)]
@@ -539,7 +635,7 @@ pub struct NetworkSpec {
 }
 
 /// FIFO or reordering delivery.
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Deserialize, Serialize, Debug, Clone, Copy)]
 pub enum DeliverySpec {
     /// In send order (TCP).
     Fifo,
@@ -548,7 +644,7 @@ pub enum DeliverySpec {
 }
 
 /// One per-link override.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// The sending node.
@@ -559,21 +655,21 @@ pub struct LinkSpec {
     #[serde(default)]
     pub both_ways: bool,
     /// Latency of this link.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<LatencySpec>,
     /// Loss probability of this link.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<Prob>,
     /// Duplication probability of this link.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<Prob>,
     /// Ordering of this link.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliverySpec>,
 }
 
 /// `storage: (sync_latency: "2ms", lose_unsynced_on_crash: true)`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSpec {
     /// How long a sync takes.
@@ -602,19 +698,25 @@ fn yes() -> bool {
 }
 
 /// One pinned fault: `At("2s", Crash("n1"))`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 pub enum FaultSpec {
     /// A fault at a time.
     At(FaultTime, FaultKindSpec),
 }
 
 /// What a pinned fault does.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(try_from = "FaultRaw")]
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(try_from = "FaultRaw", into = "FaultRaw")]
 pub struct FaultKindSpec(pub FaultRaw);
 
+impl From<FaultKindSpec> for FaultRaw {
+    fn from(spec: FaultKindSpec) -> FaultRaw {
+        spec.0
+    }
+}
+
 /// The fault kinds as written; see docs/scenarios.md.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub enum FaultRaw {
     /// A clean split into groups; unlisted nodes form one more group.
@@ -675,7 +777,22 @@ pub enum FaultRaw {
         #[serde(default = "default_slew_rate")]
         rate_ppm: u32,
     },
+    /// Block these directed links until `HealCut(id)` (or `Heal`); what `shrink` writes for
+    /// the random nemesis's network faults.
+    Cut {
+        /// A number naming this cut, for `HealCut`.
+        id: u64,
+        /// What kind of fault it models, for reports.
+        kind: CutKind,
+        /// The blocked (from, to) links.
+        links: Vec<(NodeName, NodeName)>,
+    },
+    /// Heal the cut with this id only.
+    HealCut(u64),
 }
+
+/// Ids of explicit `Cut`s live apart from the ids the engine gives pinned and random cuts.
+const EXPLICIT_CUT_ID_BASE: u64 = 1 << 60;
 
 fn default_slew_rate() -> u32 {
     500
@@ -720,85 +837,85 @@ impl TryFrom<FaultRaw> for FaultKindSpec {
 }
 
 /// `nemesis: Some((partitions_per_min: 2, pauses_per_min: 1))`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct NemesisSpec {
     /// Clean partitions isolating a random minority.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitions_per_min: Option<PerMinute>,
     /// One-way cuts between two random sides.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_way_per_min: Option<PerMinute>,
     /// Flapping links.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flaps_per_min: Option<PerMinute>,
     /// Crashes (each restarted after the fault duration).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crashes_per_min: Option<PerMinute>,
     /// GC pauses.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pauses_per_min: Option<PerMinute>,
     /// Wall-clock steps.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_steps_per_min: Option<PerMinute>,
     /// Shortest fault.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_duration_min: Option<Dur>,
     /// Longest fault.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_duration_max: Option<Dur>,
     /// Largest clock step either way.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_step_max: Option<Dur>,
     /// How long a flapping link stays up or down.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flap_period: Option<PositiveDur>,
 }
 
 /// `workload: (clients: 3, keys: 5, writes: 0.5, rate_per_s: 100, timeout: "500ms")`.
-#[derive(Deserialize, Debug, Clone, Default)]
+#[derive(Deserialize, Serialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// Number of clients.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<u32>,
     /// Number of keys.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<u32>,
     /// Key popularity.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_distribution: Option<KeyDistributionSpec>,
     /// Share of puts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writes: Option<Prob>,
     /// Share of compare-and-sets (protocols that support them).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas: Option<Prob>,
     /// Closed or open loop.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ModeSpec>,
     /// Operations per second per client.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<f64>,
     /// Client timeout.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
     /// Where clients send operations.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetSpec>,
     /// Stop each client after this many operations.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_client_max: Option<u64>,
     /// Redirects followed per operation.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirects_max: Option<u32>,
     /// Open loop: most operations in flight per client.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outstanding_max: Option<u32>,
 }
 
 /// Key popularity as written.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub enum KeyDistributionSpec {
     /// Every key equally likely.
@@ -811,7 +928,7 @@ pub enum KeyDistributionSpec {
 }
 
 /// Closed or open loop as written.
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Deserialize, Serialize, Debug, Clone, Copy)]
 pub enum ModeSpec {
     /// One operation at a time per client.
     Closed,
@@ -820,7 +937,7 @@ pub enum ModeSpec {
 }
 
 /// Target node policy as written.
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Deserialize, Serialize, Debug, Clone, Copy)]
 pub enum TargetSpec {
     /// A random node per operation.
     Random,
@@ -831,7 +948,7 @@ pub enum TargetSpec {
 }
 
 /// `settle_options: (check_every: "10ms", restart_crashed: true)`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SettleOptions {
     /// How often replicas are compared during settle.
@@ -856,14 +973,14 @@ fn default_check_every() -> PositiveDur {
 }
 
 /// `limits: (events_max: 10000000, trace_window_events: 4096)`.
-#[derive(Deserialize, Debug, Clone, Default)]
+#[derive(Deserialize, Serialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
     /// Stop after this many events.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_max: Option<u64>,
     /// Recent events kept for the report.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_window_events: Option<usize>,
 }
 
@@ -1087,7 +1204,104 @@ impl<'de> Deserialize<'de> for PositiveDur {
     }
 }
 
+/// A change to a scenario, as the shrinker makes them.
+#[derive(Clone, Debug, Default)]
+pub struct ScenarioEdit {
+    /// Keep only the pinned faults at these positions (in order); None keeps all.
+    pub keep_faults: Option<Vec<usize>>,
+    /// A new client count.
+    pub clients: Option<u32>,
+    /// A new per-client operation limit.
+    pub ops_per_client_max: Option<u64>,
+    /// A new fault-phase length; faults at or after it are dropped.
+    pub duration: Option<SimDuration>,
+    /// Pin this seed in the file.
+    pub seed: Option<u64>,
+    /// Move every pinned fault to `time * numerator / denominator` (earlier, when < 1).
+    pub fault_time_scale: Option<(u64, u64)>,
+}
+
 impl<P: Protocol> Scenario<P> {
+    /// The scenario as RON that reads back to the same runs.
+    pub fn to_ron(&self) -> String {
+        self.parsed
+            .to_ron()
+            .expect("a scenario that was read can be written")
+    }
+
+    /// The same runs of `seed` with the random nemesis replaced by the explicit faults it
+    /// draws for that seed, appended to the pinned ones: what a shrinker edits.
+    pub fn with_explicit_faults(&self, seed: u64) -> Result<Scenario<P>, ScenarioError> {
+        let mut parsed = self.parsed.clone();
+        if let Some(nemesis) = parsed.nemesis.take() {
+            let end = SimTime::ZERO + parsed.duration.0;
+            let drawn = nemesis_config(&nemesis).materialize(seed, parsed.nodes.0, end);
+            parsed.faults.extend(drawn.iter().map(explicit_fault));
+            // The engine orders faults by time, pinned first at equal times; a stable sort of
+            // pinned-then-drawn keeps exactly that order.
+            parsed.faults.sort_by_key(|FaultSpec::At(at, _)| at.0);
+        }
+        parsed.seed = Some(seed);
+        self.reread(&parsed)
+    }
+
+    /// The scenario with `edit` applied, validated as if read from a file.
+    pub fn edited(&self, edit: &ScenarioEdit) -> Result<Scenario<P>, ScenarioError> {
+        let mut parsed = self.parsed.clone();
+        if let Some(keep) = &edit.keep_faults {
+            parsed.faults = keep.iter().map(|i| parsed.faults[*i].clone()).collect();
+        }
+        if let Some(clients) = edit.clients {
+            parsed.workload.clients = Some(clients);
+        }
+        if let Some(limit) = edit.ops_per_client_max {
+            parsed.workload.ops_per_client_max = Some(limit);
+        }
+        if let Some(duration) = edit.duration {
+            parsed.duration = PositiveDur(duration);
+            parsed.faults.retain(|FaultSpec::At(at, _)| at.0 < duration);
+        }
+        if let Some(seed) = edit.seed {
+            parsed.seed = Some(seed);
+        }
+        if let Some((numerator, denominator)) = edit.fault_time_scale {
+            for FaultSpec::At(at, _) in &mut parsed.faults {
+                let scaled =
+                    at.0.as_nanos() as u128 * numerator as u128 / denominator.max(1) as u128;
+                at.0 = SimDuration(scaled.min(u64::MAX as u128) as u64);
+            }
+        }
+        self.reread(&parsed)
+    }
+
+    fn reread(&self, parsed: &ScenarioFile<P::Config>) -> Result<Scenario<P>, ScenarioError> {
+        let text = parsed.to_ron().map_err(|message| ScenarioError {
+            file: self.file.clone(),
+            line: 0,
+            column: 0,
+            message,
+        })?;
+        load::<P>(&self.file, &text)
+    }
+
+    /// The pinned faults (after [`Scenario::with_explicit_faults`], all of them).
+    pub fn fault_count(&self) -> usize {
+        self.parsed.faults.len()
+    }
+
+    /// Whether the scenario draws random faults.
+    pub fn has_nemesis(&self) -> bool {
+        self.parsed.nemesis.is_some()
+    }
+
+    /// The client count.
+    pub fn clients(&self) -> u32 {
+        self.parsed
+            .workload
+            .clients
+            .unwrap_or(WorkloadConfig::default().clients)
+    }
+
     /// The protocol's options as read.
     pub fn protocol_config(&self) -> &P::Config {
         &self.parsed.protocol.config
@@ -1284,6 +1498,16 @@ impl<P: Protocol> Scenario<P> {
                         by: by.0,
                         rate_ppm: *rate_ppm,
                     },
+                    FaultRaw::Cut { id, kind, links } => FaultAction::Cut {
+                        id: EXPLICIT_CUT_ID_BASE + id,
+                        kind: *kind,
+                        cut: Cut {
+                            links: links.iter().map(|(a, b)| (a.0, b.0)).collect(),
+                        },
+                    },
+                    FaultRaw::HealCut(id) => FaultAction::Heal {
+                        id: EXPLICIT_CUT_ID_BASE + id,
+                    },
                 };
                 ScheduledFault {
                     at: SimTime::ZERO + at.0,
@@ -1293,6 +1517,39 @@ impl<P: Protocol> Scenario<P> {
             })
             .collect()
     }
+}
+
+/// A drawn fault written the way a scenario pins one.
+fn explicit_fault(fault: &ScheduledFault) -> FaultSpec {
+    let raw = match &fault.action {
+        FaultAction::Cut { id, kind, cut } => FaultRaw::Cut {
+            id: *id,
+            kind: *kind,
+            links: cut
+                .links
+                .iter()
+                .map(|(a, b)| (NodeName(*a), NodeName(*b)))
+                .collect(),
+        },
+        FaultAction::Heal { id } => FaultRaw::HealCut(*id),
+        FaultAction::HealAll => FaultRaw::Heal,
+        FaultAction::Crash(node) => FaultRaw::Crash(NodeName(*node)),
+        FaultAction::Restart(node) => FaultRaw::Restart(NodeName(*node)),
+        FaultAction::Pause { node, duration } => FaultRaw::Pause {
+            node: NodeName(*node),
+            duration: Dur(*duration),
+        },
+        FaultAction::ClockStep { node, by } => FaultRaw::ClockStep {
+            node: NodeName(*node),
+            by: SignedDur(*by),
+        },
+        FaultAction::ClockSlew { node, by, rate_ppm } => FaultRaw::ClockSlew {
+            node: NodeName(*node),
+            by: SignedDur(*by),
+            rate_ppm: *rate_ppm,
+        },
+    };
+    FaultSpec::At(FaultTime(fault.at.since(SimTime::ZERO)), FaultKindSpec(raw))
 }
 
 fn delivery(spec: Option<DeliverySpec>) -> Delivery {
