@@ -136,7 +136,9 @@ impl Registry {
 
     /// The protocols that ship with faultline.
     pub fn builtin() -> Registry {
-        Registry::new().with::<protocols::lww::Lww>()
+        Registry::new()
+            .with::<protocols::lww::Lww>()
+            .with::<protocols::vclock::Vclock>()
     }
 
     /// Adds protocol `P`; a later protocol with the same name replaces an earlier one.

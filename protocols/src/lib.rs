@@ -2,3 +2,4 @@
 //! [`sim_core::protocol::Protocol`], with its own invariants and known-bad variants.
 
 pub mod lww;
+pub mod vclock;
