@@ -69,6 +69,11 @@ pub struct LwwConfig {
     pub sync_writes: bool,
     /// Correct or known-bad.
     pub variant: LwwVariant,
+    /// On every read, compare the key's version with every peer and repair the older side.
+    pub read_repair: bool,
+    /// Every this often, compare all versions with one random peer and repair both sides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anti_entropy_every: Option<Dur>,
 }
 
 impl Default for LwwConfig {
@@ -77,6 +82,8 @@ impl Default for LwwConfig {
             replicate_every: Dur(SimDuration::from_millis(20)),
             sync_writes: true,
             variant: LwwVariant::Correct,
+            read_repair: false,
+            anti_entropy_every: None,
         }
     }
 }
@@ -88,11 +95,26 @@ pub enum LwwMessage {
     Update(Vec<(Key, Versioned)>),
     /// The stamps of the versions received, so the sender can stop resending them.
     Ack(Vec<(Key, Stamp)>),
+    /// The stamps the sender holds (all its keys when `complete`, else just these), so the
+    /// receiver can send what is newer and ask for what is older.
+    Digest {
+        /// Key and stamp of each version.
+        entries: Vec<(Key, Stamp)>,
+        /// Whether keys missing from `entries` are missing at the sender.
+        complete: bool,
+    },
+    /// Send me your versions of these keys.
+    Pull(Vec<Key>),
 }
 
-/// The only timer: time to send the outboxes.
+/// The timers of a replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ReplicateTick;
+pub enum LwwTimer {
+    /// Time to send the outboxes.
+    Replicate,
+    /// Time to compare digests with a random peer.
+    AntiEntropy,
+}
 
 /// What survives a crash: the store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -143,6 +165,40 @@ impl Lww {
         wins
     }
 
+    /// Answers a peer's digest: push the versions that are newer here, pull the older ones.
+    fn compare_digest(
+        &mut self,
+        from: NodeId,
+        entries: &[(Key, Stamp)],
+        complete: bool,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let theirs: BTreeMap<Key, Stamp> = entries.iter().copied().collect();
+        let mut push = Vec::new();
+        let mut pull = Vec::new();
+        for (key, stamp) in &theirs {
+            match self.store.get(key) {
+                Some(mine) if mine.stamp > *stamp => push.push((*key, *mine)),
+                Some(mine) if mine.stamp == *stamp => {}
+                _ => pull.push(*key),
+            }
+        }
+        if complete {
+            push.extend(
+                self.store
+                    .iter()
+                    .filter(|(key, _)| !theirs.contains_key(key))
+                    .map(|(k, v)| (*k, *v)),
+            );
+        }
+        if !push.is_empty() {
+            ctx.send(from, LwwMessage::Update(push));
+        }
+        if !pull.is_empty() {
+            ctx.send(from, LwwMessage::Pull(pull));
+        }
+    }
+
     fn enqueue(&mut self, key: Key, version: Versioned, ctx: &Ctx<Self>) {
         for peer in ctx.peers() {
             self.outbox.entry(peer).or_default().insert(key, version);
@@ -157,18 +213,27 @@ impl Protocol for Lww {
 
     type Config = LwwConfig;
     type Message = LwwMessage;
-    type Timer = ReplicateTick;
+    type Timer = LwwTimer;
     type Durable = LwwDisk;
 
     fn validate_config(config: &LwwConfig, _node_count: u32) -> Result<(), String> {
         if config.replicate_every.0 == SimDuration::ZERO {
             return Err("replicate_every must be longer than 0s".into());
         }
+        if config
+            .anti_entropy_every
+            .is_some_and(|d| d.0 == SimDuration::ZERO)
+        {
+            return Err("anti_entropy_every must be longer than 0s".into());
+        }
         Ok(())
     }
 
     fn start(config: &LwwConfig, durable: &LwwDisk, ctx: &mut Ctx<Self>) -> Self {
-        ctx.set_timer(ReplicateTick, config.replicate_every.0);
+        ctx.set_timer(LwwTimer::Replicate, config.replicate_every.0);
+        if let Some(every) = config.anti_entropy_every {
+            ctx.set_timer(LwwTimer::AntiEntropy, every.0);
+        }
         let mut node = Lww {
             config: config.clone(),
             store: durable.store.clone(),
@@ -204,10 +269,40 @@ impl Protocol for Lww {
                     }
                 }
             }
+            LwwMessage::Digest { entries, complete } => {
+                self.compare_digest(from, &entries, complete, ctx)
+            }
+            LwwMessage::Pull(keys) => {
+                let entries: Vec<(Key, Versioned)> = keys
+                    .iter()
+                    .filter_map(|key| self.store.get(key).map(|v| (*key, *v)))
+                    .collect();
+                if !entries.is_empty() {
+                    ctx.send(from, LwwMessage::Update(entries));
+                }
+            }
         }
     }
 
-    fn on_timer(&mut self, _timer: ReplicateTick, ctx: &mut Ctx<Self>) {
+    fn on_timer(&mut self, timer: LwwTimer, ctx: &mut Ctx<Self>) {
+        if timer == LwwTimer::AntiEntropy {
+            let peers: Vec<NodeId> = ctx.peers().collect();
+            if !peers.is_empty() {
+                let peer = peers[ctx.rng().below(peers.len() as u64) as usize];
+                let entries = self.store.iter().map(|(k, v)| (*k, v.stamp)).collect();
+                ctx.send(
+                    peer,
+                    LwwMessage::Digest {
+                        entries,
+                        complete: true,
+                    },
+                );
+            }
+            if let Some(every) = self.config.anti_entropy_every {
+                ctx.set_timer(LwwTimer::AntiEntropy, every.0);
+            }
+            return;
+        }
         for (peer, pending) in self.outbox.iter_mut() {
             if pending.is_empty() {
                 continue;
@@ -218,12 +313,25 @@ impl Protocol for Lww {
                 pending.clear();
             }
         }
-        ctx.set_timer(ReplicateTick, self.config.replicate_every.0);
+        ctx.set_timer(LwwTimer::Replicate, self.config.replicate_every.0);
     }
 
     fn on_request(&mut self, request: Request, ctx: &mut Ctx<Self>) {
         match request.op {
             Op::Get { key } => {
+                if self.config.read_repair {
+                    let entries = self
+                        .store
+                        .get(&key)
+                        .map(|v| (key, v.stamp))
+                        .into_iter()
+                        .collect();
+                    let digest = LwwMessage::Digest {
+                        entries,
+                        complete: false,
+                    };
+                    ctx.broadcast(digest);
+                }
                 let values = self.store.get(&key).map(|v| v.value).into_iter().collect();
                 ctx.reply(
                     request.id,
@@ -388,7 +496,7 @@ mod tests {
         let mut node = Lww::start(&LwwConfig::default(), &LwwDisk::default(), &mut test.ctx());
         node.on_request(put(0, 1), &mut test.ctx());
         test.take_effects();
-        node.on_timer(ReplicateTick, &mut test.ctx());
+        node.on_timer(LwwTimer::Replicate, &mut test.ctx());
         let sent = test.take_effects();
         let Effect::Send {
             message: LwwMessage::Update(entries),
@@ -399,7 +507,7 @@ mod tests {
         };
         let acks = entries.iter().map(|(k, v)| (*k, v.stamp)).collect();
         node.on_message(NodeId(1), LwwMessage::Ack(acks), &mut test.ctx());
-        node.on_timer(ReplicateTick, &mut test.ctx());
+        node.on_timer(LwwTimer::Replicate, &mut test.ctx());
         let resent: Vec<_> = test
             .take_effects()
             .into_iter()
