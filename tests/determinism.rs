@@ -96,5 +96,5 @@ fn check_determinism_flag_reports_a_deterministic_run() {
 fn golden_trace_hash_of_lww() {
     let registry = Registry::builtin();
     let file = format!("{}/scenarios/lww-no-faults.ron", env!("CARGO_MANIFEST_DIR"));
-    assert_eq!(hash_in_process(&registry, &file, 1), "40d04e12286d4e70");
+    assert_eq!(hash_in_process(&registry, &file, 1), "55b219c150f5f1c4");
 }
