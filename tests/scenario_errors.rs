@@ -119,7 +119,7 @@ fn a_misspelled_protocol_option_is_named_with_the_options_that_exist() {
         "5:19",
         &[
             "Unexpected field named `replicate_evry` in `Lww`",
-            "expected one of `replicate_every`, `sync_writes`, or `variant`",
+            "expected one of `replicate_every`, `sync_writes`, `variant`, `read_repair`, or `anti_entropy_every`",
         ],
     );
 }
