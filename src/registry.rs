@@ -139,6 +139,8 @@ impl Registry {
         Registry::new()
             .with::<protocols::lww::Lww>()
             .with::<protocols::vclock::Vclock>()
+            .with::<protocols::raft::Raft>()
+            .with::<protocols::quorum_kv::QuorumKv>()
     }
 
     /// Adds protocol `P`; a later protocol with the same name replaces an earlier one.
