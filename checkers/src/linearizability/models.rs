@@ -1,0 +1,537 @@
+//! Sequential models: a compare-and-set register (also our own per-key KV histories), a
+//! string key-value store with append (Porcupine's kv), the same store as one map-valued state
+//! without the per-key split, a mutex, and Knossos's multi-register.
+
+use super::witness::or_list;
+use super::{Case, Model, Operation, Step};
+use std::collections::BTreeMap;
+
+/// A register with read, write and compare-and-set, one per key when operations carry one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CasRegister {
+    /// The value before any write (None: nil, absent).
+    pub init: Option<i64>,
+}
+
+/// A register operation, with the key it touches (None: the only register).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RegisterInput {
+    /// The key, for histories of many registers.
+    pub key: Option<String>,
+    /// What was asked.
+    pub op: RegisterOp,
+}
+
+/// What a register operation asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterOp {
+    /// Read the value.
+    Read,
+    /// Set the value.
+    Write(i64),
+    /// Set `new` if the value is `expected` (None: nil or absent).
+    Cas {
+        /// The value required.
+        expected: Option<i64>,
+        /// The value written.
+        new: i64,
+    },
+}
+
+/// What a register operation was told.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterOutput {
+    /// A read's value (None: nil, absent).
+    Read(Option<i64>),
+    /// A read that returned several sibling versions: no register can do that.
+    Siblings(Vec<i64>),
+    /// A write took effect, or a cas matched and took effect.
+    Done,
+    /// A cas whose compare did not match: the value was not `expected` (Porcupine's etcd logs).
+    CasMismatch,
+}
+
+fn show(value: Option<i64>) -> String {
+    value.map_or_else(|| "nil".to_string(), |v| v.to_string())
+}
+
+impl Model for CasRegister {
+    type State = Option<i64>;
+    type Input = RegisterInput;
+    type Output = RegisterOutput;
+
+    fn init(&self) -> Option<i64> {
+        self.init
+    }
+
+    fn step(
+        &self,
+        state: &Option<i64>,
+        input: &RegisterInput,
+        output: Option<&RegisterOutput>,
+    ) -> Step<Option<i64>> {
+        use RegisterOutput as Out;
+        match (input.op, output) {
+            (RegisterOp::Read, None) => Step::Unchanged,
+            (RegisterOp::Read, Some(Out::Read(v))) if v == state => Step::Unchanged,
+            (RegisterOp::Read, Some(_)) => Step::Illegal,
+            (RegisterOp::Write(v), None | Some(Out::Done)) => Step::To(Some(v)),
+            (RegisterOp::Cas { expected, new }, None | Some(Out::Done)) => {
+                if *state == expected {
+                    Step::To(Some(new))
+                } else if output.is_none() {
+                    Step::Unchanged
+                } else {
+                    Step::Illegal
+                }
+            }
+            (RegisterOp::Cas { expected, .. }, Some(Out::CasMismatch)) if *state != expected => {
+                Step::Unchanged
+            }
+            _ => Step::Illegal,
+        }
+    }
+
+    fn partition(&self, input: &RegisterInput) -> Option<String> {
+        input.key.clone()
+    }
+
+    fn is_read_only(&self, input: &RegisterInput) -> bool {
+        input.op == RegisterOp::Read
+    }
+
+    fn describe(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> String {
+        let key = input.key.as_deref().unwrap_or("the register");
+        match (input.op, output) {
+            (RegisterOp::Read, Some(RegisterOutput::Read(Some(v)))) => {
+                format!("read of {key} returned {v}")
+            }
+            (RegisterOp::Read, Some(RegisterOutput::Read(None))) => {
+                format!("read of {key} returned nil")
+            }
+            (RegisterOp::Read, Some(RegisterOutput::Siblings(vs))) => {
+                let vs: Vec<String> = vs.iter().map(i64::to_string).collect();
+                format!("read of {key} returned siblings {}", vs.join(", "))
+            }
+            (RegisterOp::Read, _) => format!("read of {key} (result unknown)"),
+            (RegisterOp::Write(v), Some(_)) => format!("write of {v} to {key}"),
+            (RegisterOp::Write(v), None) => format!("write of {v} to {key} (outcome unknown)"),
+            (RegisterOp::Cas { expected, new }, out) => {
+                let result = match out {
+                    Some(RegisterOutput::Done) => "succeeded",
+                    Some(RegisterOutput::CasMismatch) => "failed",
+                    _ => "outcome unknown",
+                };
+                format!("cas of {key} from {} to {new} ({result})", show(expected))
+            }
+        }
+    }
+
+    fn describe_state(&self, state: &Option<i64>) -> String {
+        show(*state)
+    }
+
+    fn explain(&self, case: &Case<'_, Self>) -> Option<String> {
+        explain_register(self, case)
+    }
+}
+
+/// Register explanations, from the most specific pattern to the least.
+fn explain_register(model: &CasRegister, case: &Case<'_, CasRegister>) -> Option<String> {
+    let culprit = case.culprit?;
+    let key = case.key.unwrap_or("the register");
+    let said = model.describe(&culprit.input, culprit.output.as_ref());
+    let when = format!(
+        "at {} (invoked {})",
+        case.completed(culprit),
+        case.invoked(culprit)
+    );
+    let could = or_list(&case.states.iter().map(|s| show(*s)).collect::<Vec<_>>());
+    let seen = match (culprit.input.op, culprit.output.as_ref()?) {
+        (_, RegisterOutput::Siblings(_)) => {
+            return Some(format!(
+                "{said} {when}: a linearizable register holds one value at a time, so the \
+                 store exposed concurrent versions (siblings) instead of ordering the writes"
+            ));
+        }
+        (RegisterOp::Cas { expected, .. }, RegisterOutput::CasMismatch) => {
+            return Some(format!(
+                "{said} {when}, claiming {key} did not hold {}, but every order of the \
+                 operations before it leaves {key} holding {could}",
+                show(expected)
+            ));
+        }
+        (RegisterOp::Read, RegisterOutput::Read(v)) => *v,
+        (RegisterOp::Cas { expected, .. }, RegisterOutput::Done) => expected,
+        _ => return None,
+    };
+    // A cas known to have failed wrote nothing.
+    let writes = |value: Option<i64>, op: &Operation<RegisterInput, RegisterOutput>| match (
+        op.input.op,
+        &op.output,
+    ) {
+        (RegisterOp::Cas { .. }, Some(RegisterOutput::CasMismatch)) => false,
+        (RegisterOp::Write(v) | RegisterOp::Cas { new: v, .. }, _) => Some(v) == value,
+        (RegisterOp::Read, _) => false,
+    };
+    let writers: Vec<_> = case.all.iter().filter(|op| writes(seen, op)).collect();
+    if seen.is_some() && seen != model.init {
+        if writers.is_empty() {
+            return Some(format!(
+                "{said} {when}, but no operation ever wrote {}",
+                show(seen)
+            ));
+        }
+        let ret = culprit.ret?;
+        if writers.iter().all(|w| w.call > ret) {
+            let first = writers.iter().min_by_key(|w| w.call)?;
+            return Some(format!(
+                "{said} {when}, but the write of {} only began at {}, after that",
+                show(seen),
+                case.invoked(first)
+            ));
+        }
+    }
+    // The last write of the value seen (within the witness, which holds every write of it
+    // that could matter), then evidence that the register held something else after it and
+    // before the culprit began: an overwrite, a failed cas expecting it, or a read of another.
+    let source = case
+        .ops
+        .iter()
+        .filter(|(op, _)| writes(seen, op))
+        .filter_map(|(op, _)| op.ret.map(|ret| (ret, *op)))
+        .max_by_key(|(ret, _)| *ret);
+    if source.is_none() && seen != model.init {
+        return None;
+    }
+    let after_source = |op: &Operation<RegisterInput, RegisterOutput>| {
+        source.is_none_or(|(source_ret, _)| op.call > source_ret)
+    };
+    let (evidence, _) = case
+        .ops
+        .iter()
+        .filter(|(op, used)| *used && after_source(op))
+        .filter(|(op, _)| op.ret.is_some_and(|ret| ret < culprit.call))
+        .filter(|(op, _)| match (op.input.op, op.output.as_ref()) {
+            (RegisterOp::Write(v), _) => Some(v) != seen,
+            (RegisterOp::Cas { new, .. }, Some(RegisterOutput::Done)) => Some(new) != seen,
+            (RegisterOp::Cas { expected, .. }, Some(RegisterOutput::CasMismatch)) => {
+                expected == seen
+            }
+            (RegisterOp::Read, Some(RegisterOutput::Read(v))) => *v != seen,
+            _ => false,
+        })
+        .max_by_key(|(op, _)| op.ret)?;
+    let began = match culprit.input.op {
+        RegisterOp::Read => "before the read began",
+        _ => "before the cas began",
+    };
+    let at = case.completed(evidence);
+    let v = show(seen);
+    let what = match source {
+        Some((_, op)) if matches!(op.input.op, RegisterOp::Cas { .. }) => {
+            format!("the cas that set {v} (completed at {})", case.completed(op))
+        }
+        Some((_, op)) => format!(
+            "the last write of {v} (completed at {})",
+            case.completed(op)
+        ),
+        None => format!("the initial value {v}"),
+    };
+    let happened = match (evidence.input.op, evidence.output.as_ref()) {
+        (RegisterOp::Write(u), _) => {
+            return Some(format!(
+                "{said} {when}, but {what} was overwritten by the write of {u}, which completed \
+                 at {at}, {began}"
+            ))
+        }
+        (RegisterOp::Cas { expected, new }, Some(RegisterOutput::Done)) => {
+            return Some(format!(
+                "{said} {when}, but {what} was overwritten by the cas from {} to {new}, which \
+                 completed at {at}, {began}",
+                show(expected)
+            ))
+        }
+        (RegisterOp::Cas { new, .. }, _) => {
+            format!("the cas from {v} to {new} failed at {at}, showing {key} no longer held {v}")
+        }
+        (RegisterOp::Read, _) => format!(
+            "a read returned {} at {at}",
+            model.describe_state(&match evidence.output {
+                Some(RegisterOutput::Read(u)) => u,
+                _ => None,
+            })
+        ),
+    };
+    Some(format!(
+        "{said} {when}, but after {what}, {happened}, {began}, and nothing wrote {v} again"
+    ))
+}
+
+/// Porcupine's key-value store: each key a string, initially empty, with get, put and append.
+/// Partitioned by key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kv;
+
+/// A key-value operation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KvInput {
+    /// The key.
+    pub key: String,
+    /// What was asked.
+    pub op: KvOp,
+}
+
+/// What a key-value operation asks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvOp {
+    /// Read the key's string.
+    Get,
+    /// Set it.
+    Put(String),
+    /// Concatenate onto it.
+    Append(String),
+}
+
+/// What a key-value operation was told.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvOutput {
+    /// A get's string.
+    Value(String),
+    /// A put or append took effect.
+    Done,
+}
+
+fn kv_step(current: &str, op: &KvOp, output: Option<&KvOutput>) -> Step<String> {
+    match (op, output) {
+        (KvOp::Get, None) => Step::Unchanged,
+        (KvOp::Get, Some(KvOutput::Value(v))) if v == current => Step::Unchanged,
+        (KvOp::Get, Some(_)) => Step::Illegal,
+        (KvOp::Put(v), None | Some(KvOutput::Done)) => Step::To(v.clone()),
+        (KvOp::Append(v), None | Some(KvOutput::Done)) => {
+            let mut next = String::with_capacity(current.len() + v.len());
+            next.push_str(current);
+            next.push_str(v);
+            Step::To(next)
+        }
+        _ => Step::Illegal,
+    }
+}
+
+/// Long strings shortened for people: the end is where appends differ.
+fn quote(value: &str) -> String {
+    const SHOWN_CHARS_MAX: usize = 40;
+    let count = value.chars().count();
+    if count <= SHOWN_CHARS_MAX {
+        format!("{value:?}")
+    } else {
+        let tail: String = value.chars().skip(count - SHOWN_CHARS_MAX).collect();
+        format!("\"…{}\" ({count} chars)", tail.escape_debug())
+    }
+}
+
+fn kv_describe(input: &KvInput, output: Option<&KvOutput>) -> String {
+    let key = format!("{:?}", input.key);
+    match (&input.op, output) {
+        (KvOp::Get, Some(KvOutput::Value(v))) => format!("get of {key} returned {}", quote(v)),
+        (KvOp::Get, _) => format!("get of {key} (result unknown)"),
+        (KvOp::Put(v), _) => format!("put of {} to {key}", quote(v)),
+        (KvOp::Append(v), _) => format!("append of {} to {key}", quote(v)),
+    }
+}
+
+impl Model for Kv {
+    type State = String;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn init(&self) -> String {
+        String::new()
+    }
+
+    fn step(&self, state: &String, input: &KvInput, output: Option<&KvOutput>) -> Step<String> {
+        kv_step(state, &input.op, output)
+    }
+
+    fn partition(&self, input: &KvInput) -> Option<String> {
+        Some(format!("{:?}", input.key))
+    }
+
+    fn is_read_only(&self, input: &KvInput) -> bool {
+        input.op == KvOp::Get
+    }
+
+    fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
+        kv_describe(input, output)
+    }
+
+    fn describe_state(&self, state: &String) -> String {
+        quote(state)
+    }
+}
+
+/// The same store as one map-valued state, without the per-key split: as exact, much slower.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvWholeMap;
+
+impl Model for KvWholeMap {
+    type State = BTreeMap<String, String>;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn init(&self) -> Self::State {
+        BTreeMap::new()
+    }
+
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &KvInput,
+        output: Option<&KvOutput>,
+    ) -> Step<Self::State> {
+        let current = state.get(&input.key).map_or("", String::as_str);
+        match kv_step(current, &input.op, output) {
+            Step::Illegal => Step::Illegal,
+            Step::Unchanged => Step::Unchanged,
+            Step::To(value) => {
+                let mut next = state.clone();
+                next.insert(input.key.clone(), value);
+                Step::To(next)
+            }
+        }
+    }
+
+    fn is_read_only(&self, input: &KvInput) -> bool {
+        input.op == KvOp::Get
+    }
+
+    fn describe(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
+        kv_describe(input, output)
+    }
+
+    fn describe_state(&self, state: &Self::State) -> String {
+        let entries: Vec<String> = state
+            .iter()
+            .map(|(k, v)| format!("{k:?}: {}", quote(v)))
+            .collect();
+        format!("{{{}}}", entries.join(", "))
+    }
+}
+
+/// A lock: acquire succeeds only when free, release only when held (Knossos's mutex).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mutex;
+
+/// A mutex operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MutexOp {
+    /// Take the lock.
+    Acquire,
+    /// Free it.
+    Release,
+}
+
+impl Model for Mutex {
+    type State = bool;
+    type Input = MutexOp;
+    type Output = ();
+
+    fn init(&self) -> bool {
+        false
+    }
+
+    fn step(&self, held: &bool, input: &MutexOp, _output: Option<&()>) -> Step<bool> {
+        match (input, *held) {
+            (MutexOp::Acquire, false) => Step::To(true),
+            (MutexOp::Release, true) => Step::To(false),
+            _ => Step::Illegal,
+        }
+    }
+
+    fn describe(&self, input: &MutexOp, output: Option<&()>) -> String {
+        let verb = match input {
+            MutexOp::Acquire => "acquire",
+            MutexOp::Release => "release",
+        };
+        match output {
+            Some(()) => format!("{verb} of the lock"),
+            None => format!("{verb} of the lock (outcome unknown)"),
+        }
+    }
+
+    fn describe_state(&self, held: &bool) -> String {
+        if *held { "held" } else { "free" }.to_string()
+    }
+}
+
+/// Several named registers updated by transactions of reads and writes (Knossos's
+/// multi-register). A read of nil always succeeds: Knossos writes unknown reads that way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MultiRegister {
+    /// The registers' values before any transaction.
+    pub init: BTreeMap<String, i64>,
+}
+
+/// One step of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MicroOp {
+    /// Read a register: the value seen (None: unknown).
+    Read(String, Option<i64>),
+    /// Write a register.
+    Write(String, i64),
+}
+
+impl Model for MultiRegister {
+    type State = BTreeMap<String, i64>;
+    type Input = Vec<MicroOp>;
+    type Output = ();
+
+    fn init(&self) -> Self::State {
+        self.init.clone()
+    }
+
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Vec<MicroOp>,
+        _output: Option<&()>,
+    ) -> Step<Self::State> {
+        let mut next: Option<Self::State> = None;
+        for micro in input {
+            let now = next.as_ref().unwrap_or(state);
+            match micro {
+                MicroOp::Read(_, None) => {}
+                MicroOp::Read(key, Some(v)) => {
+                    if now.get(key) != Some(v) {
+                        return Step::Illegal;
+                    }
+                }
+                MicroOp::Write(key, v) => {
+                    next.get_or_insert_with(|| state.clone())
+                        .insert(key.clone(), *v);
+                }
+            }
+        }
+        next.map_or(Step::Unchanged, Step::To)
+    }
+
+    fn is_read_only(&self, input: &Vec<MicroOp>) -> bool {
+        input.iter().all(|m| matches!(m, MicroOp::Read(..)))
+    }
+
+    fn describe(&self, input: &Vec<MicroOp>, _output: Option<&()>) -> String {
+        let parts: Vec<String> = input
+            .iter()
+            .map(|m| match m {
+                MicroOp::Read(k, v) => format!("read {k} = {}", show(*v)),
+                MicroOp::Write(k, v) => format!("write {k} = {v}"),
+            })
+            .collect();
+        format!("txn [{}]", parts.join(", "))
+    }
+
+    fn describe_state(&self, state: &Self::State) -> String {
+        let parts: Vec<String> = state.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        parts.join(", ")
+    }
+}
