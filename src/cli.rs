@@ -56,7 +56,33 @@ enum Command {
         /// Run twice and compare the traces event by event.
         #[arg(long)]
         check_determinism: bool,
+        /// Also write the history as Jepsen EDN, one map per line, for Knossos or Porcupine.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Write DIR/report.json and DIR/report.html (charts, causes, the trace around the
+        /// first violation).
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Write the report's charts as PNG files into DIR.
+        #[arg(long, value_name = "DIR")]
+        png: Option<PathBuf>,
     },
+    /// Render a saved JSON report again: the summary, and HTML or PNG on request.
+    Report {
+        /// The report.json a run wrote.
+        report: PathBuf,
+        /// Write the HTML page to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Write the charts as PNG files into DIR.
+        #[arg(long, value_name = "DIR")]
+        png: Option<PathBuf>,
+        /// Print the report as JSON instead of the human summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a recorded history (Jepsen EDN, Porcupine, faultline) for linearizability.
+    Check(crate::check::CheckArgs),
     /// Check scenario files without running them.
     Validate {
         /// The scenario files.
@@ -194,7 +220,26 @@ pub fn main_with(registry: Registry) -> ExitCode {
             trace,
             json,
             check_determinism,
-        } => run(&registry, &scenario, seed, trace, json, check_determinism),
+            history,
+            report,
+            png,
+        } => run(
+            &registry,
+            &scenario,
+            seed,
+            trace,
+            json,
+            check_determinism,
+            history.as_deref(),
+            &crate::report_cli::ReportOutputs { dir: report, png },
+        ),
+        Command::Report {
+            report,
+            html,
+            png,
+            json,
+        } => crate::report_cli::report(&report, html.as_deref(), png.as_deref(), json),
+        Command::Check(args) => crate::check::run(&args),
         Command::Validate { scenarios } => validate(&registry, &scenarios),
         Command::List => list(&registry),
         Command::Sweep {
@@ -246,6 +291,8 @@ fn colour() -> Colour {
     }
 }
 
+// One argument per flag of `run`, each used once: a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn run(
     registry: &Registry,
     path: &std::path::Path,
@@ -253,6 +300,8 @@ fn run(
     trace: Option<PathBuf>,
     json: bool,
     check_determinism: bool,
+    history: Option<&std::path::Path>,
+    outputs: &crate::report_cli::ReportOutputs,
 ) -> u8 {
     let file = path.display().to_string();
     let scenario = match registry.load_file(&file) {
@@ -281,7 +330,7 @@ fn run(
             }
         },
     };
-    let (_, report) = run_and_report(
+    let (result, mut report) = run_and_report(
         &program,
         scenario.as_ref(),
         seed,
@@ -289,6 +338,11 @@ fn run(
         sink.as_mut()
             .map(|s| s as &mut dyn sim_core::trace::TraceSink),
     );
+    if let Some(Err(error)) = history.map(|path| crate::check::write_history(path, &result.history))
+    {
+        eprintln!("error: {error}");
+        return exit::BAD_INPUT;
+    }
     if let (Some(sink), Some(trace_path)) = (sink, &trace) {
         if let Err(error) = sink.finish() {
             eprintln!(
@@ -296,6 +350,14 @@ fn run(
                 trace_path.display()
             );
             return exit::INTERNAL;
+        }
+    }
+    if outputs.wanted() {
+        if let Err((code, error)) =
+            crate::report_cli::write_outputs(scenario.as_ref(), &mut report, outputs)
+        {
+            eprintln!("error: {error}");
+            return code;
         }
     }
     print_report(&report, json);

@@ -3,9 +3,11 @@
 //!
 //! The CLI wires; sim-core runs; protocols decide; checkers judge; reports explain.
 
+pub mod check;
 pub mod cli;
 pub mod pipeline;
 pub mod registry;
+pub mod report_cli;
 pub mod shrink;
 pub mod sweep;
 mod sweep_cli;

@@ -15,10 +15,12 @@ pub fn reproduction_command(program: &str, file: &str, seed: u64) -> String {
 /// Runs the checks the scenario asks for on a finished run.
 pub fn check(scenario: &dyn LoadedScenario, result: &RunResult) -> CheckResults {
     let wants = |check: CheckName| scenario.checks().contains(&check);
+    // A lost-writes budget needs the count even when the check itself is not listed.
+    let count_lost = wants(CheckName::LostWrites) || scenario.budgets().lost_writes_max.is_some();
     CheckResults {
         convergence: wants(CheckName::Convergence)
             .then(|| convergence::check(&result.final_views, &result.key_replicas)),
-        lost_writes: wants(CheckName::LostWrites).then(|| {
+        lost_writes: count_lost.then(|| {
             let sample_times: Vec<_> = result.divergence.iter().map(|s| s.time).collect();
             let observed = lost_writes::Observations {
                 sample_times: &sample_times,
@@ -26,6 +28,7 @@ pub fn check(scenario: &dyn LoadedScenario, result: &RunResult) -> CheckResults 
             };
             lost_writes::check(&result.history, &result.final_views, Some(observed))
         }),
+        ..CheckResults::default()
     }
 }
 
@@ -45,6 +48,7 @@ pub fn run_and_report(
         protocol: scenario.protocol().to_string(),
         protocol_config: scenario.protocol_config(),
         reproduce: reproduction_command(program, scenario.file(), seed),
+        budgets: scenario.budgets(),
     };
     let report = Report::build(identity, &result, &checks);
     (result, report)

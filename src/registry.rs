@@ -39,6 +39,10 @@ pub trait LoadedScenario: Send + Sync {
     fn has_nemesis(&self) -> bool;
     /// The client count.
     fn clients(&self) -> u32;
+    /// The drift budgets the scenario declares.
+    fn budgets(&self) -> scenario::Budgets {
+        scenario::Budgets::default()
+    }
 }
 
 struct Loaded<P: Protocol>(Scenario<P>);
@@ -95,6 +99,9 @@ impl<P: Protocol> LoadedScenario for Loaded<P> {
     }
     fn clients(&self) -> u32 {
         self.0.clients()
+    }
+    fn budgets(&self) -> scenario::Budgets {
+        self.0.budgets()
     }
 }
 

@@ -36,7 +36,7 @@ fn clock_skew_loses_acknowledged_writes_and_exits_1_with_a_reproduction_command(
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["verdict"], "fail");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], faultline::reports::SCHEMA_VERSION);
     let lost = report["lost_writes"]["lost"]
         .as_array()
         .expect("lost writes listed");

@@ -1,7 +1,35 @@
 //! The report of one run: a serde model with a schema version, built from a run's result and
-//! its checks, and rendered for people (terminal) and machines (JSON).
+//! its checks, and rendered for people (terminal, an HTML page with SVG charts, PNG charts)
+//! and machines (JSON). A report is self-sufficient: every renderer works from the model
+//! alone, so `faultline report report.json` redraws everything a run printed.
+//!
+//! Schema history: version 1 had the verdict, violations, convergence, lost writes, network
+//! and faults; version 2 added the divergence diagnostics (taxonomy of causes, mismatch counts
+//! over time, heals, the first divergence), budgets, the consistency ladder, stale reads (a
+//! hook), latency, the fault timeline with clock offsets, the history window and the
+//! space-time window. docs/report.md documents every field.
 
+pub mod budgets;
+pub mod charts;
+pub mod diagnostics;
+pub mod html;
+pub mod json;
+pub mod latency;
+pub mod ops;
+pub mod png;
+pub mod taxonomy;
 pub mod terminal;
+mod text;
+pub mod timeline;
+pub mod window;
+
+pub use budgets::{BudgetLine, BudgetStatus};
+pub use diagnostics::{Diagnostics, FirstDivergence, HealLine};
+pub use latency::LatencySection;
+pub use ops::HistoryWindow;
+pub use taxonomy::{Attribution, Cause, CauseTotal, StaleRead, Subject};
+pub use timeline::Timeline;
+pub use window::{SpaceTime, TraceCapture};
 
 use checkers::convergence::{ConvergenceVerdict, DivergentKey};
 use checkers::lost_writes::{LostWrite, LostWritesVerdict};
@@ -9,10 +37,12 @@ use serde::{Deserialize, Serialize};
 use sim_core::engine::RunResult;
 use sim_core::history::OutcomeCounts;
 use sim_core::network::DropReason;
-use sim_core::time::format_nanos;
+use sim_core::scenario::Budgets;
+use sim_core::time::{format_nanos, SimTime};
+use std::collections::BTreeMap;
 
 /// Bumped whenever a field changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a run ended, for people and exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +71,9 @@ pub struct Violation {
     pub nodes: Vec<String>,
     /// What went wrong, in plain words.
     pub explanation: String,
+    /// The operations that show it (for a lost-writes violation: the lost writes).
+    #[serde(default)]
+    pub witness: Vec<String>,
 }
 
 /// The convergence section.
@@ -95,6 +128,9 @@ pub struct LostWriteLine {
     pub survivors: Vec<String>,
     /// "never-held" or "gone-at-end".
     pub kind: String,
+    /// Why it was lost, per the taxonomy (schema 2).
+    #[serde(default)]
+    pub cause: Option<Cause>,
 }
 
 /// Message statistics.
@@ -121,10 +157,71 @@ pub struct FaultLine {
     pub origin: String,
     /// Whether it changed anything.
     pub effective: bool,
+    /// The trace event of the fault (schema 2).
+    #[serde(default)]
+    pub event: Option<u64>,
+    /// The node a process or clock fault targets (schema 2).
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+/// The stale-read section: filled through [`CheckResults::stale_reads`] once a stale-read
+/// checker runs on the history (none is wired in yet).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaleReadsSection {
+    /// Successful reads in the run.
+    pub reads_ok: u64,
+    /// Stale reads / successful reads.
+    pub rate: f64,
+    /// The stale reads.
+    pub stale: Vec<StaleReadLine>,
+}
+
+/// One stale read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleReadLine {
+    /// The read.
+    pub op: String,
+    /// The key.
+    pub key: String,
+    /// The node that served it.
+    pub node: String,
+    /// When it was invoked, in ns.
+    pub invoke_ns: u64,
+    /// What it returned.
+    pub read: Vec<String>,
+    /// The acknowledged write it missed.
+    pub missed_op: String,
+    /// That write's value.
+    pub missed_value: Option<String>,
+    /// Why, per the taxonomy.
+    pub cause: Option<Cause>,
+}
+
+/// One row of the consistency ladder: whether a model held in this run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LadderEntry {
+    /// The model ("linearizable", "eventual convergence", ...).
+    pub model: String,
+    /// "held", "violated", "unknown" (a checker's budget ran out) or "not-checked".
+    pub status: String,
+    /// A few words on why.
+    pub detail: String,
+}
+
+/// What the report centres its windows on: the first violation, else the first divergence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Focus {
+    /// When, in ns.
+    pub at_ns: u64,
+    /// What it is.
+    pub reason: String,
+    /// The trace event, when known.
+    pub event: Option<u64>,
 }
 
 /// Everything known about one run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -162,6 +259,37 @@ pub struct Report {
     pub faults: Vec<FaultLine>,
     /// A command that reproduces this run.
     pub reproduce: String,
+    /// The nodes, n1..nN (schema 2).
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Which consistency models held (schema 2).
+    #[serde(default)]
+    pub ladder: Vec<LadderEntry>,
+    /// The scenario's drift budgets and what was measured (schema 2).
+    #[serde(default)]
+    pub budgets: Vec<BudgetLine>,
+    /// Stale reads, when a stale-read checker ran (schema 2; a hook, none runs yet).
+    #[serde(default)]
+    pub stale_reads: Option<StaleReadsSection>,
+    /// Divergence diagnostics (schema 2).
+    #[serde(default)]
+    pub diagnostics: Diagnostics,
+    /// Operation latency (schema 2).
+    #[serde(default)]
+    pub latency: LatencySection,
+    /// Fault spans and clock offsets (schema 2).
+    #[serde(default)]
+    pub timeline: Timeline,
+    /// Where the windows below are centred (schema 2).
+    #[serde(default)]
+    pub focus: Option<Focus>,
+    /// The operations nearest the focus (schema 2).
+    #[serde(default)]
+    pub history: HistoryWindow,
+    /// The trace events around the focus; present when the run was replayed for the report
+    /// (`run --report`), absent from plain `run --json` (schema 2).
+    #[serde(default)]
+    pub space_time: Option<SpaceTime>,
 }
 
 /// What the run was and how to reproduce it: the parts of a report not computed from the run.
@@ -176,69 +304,64 @@ pub struct RunIdentity {
     pub protocol_config: String,
     /// A command that reproduces the run.
     pub reproduce: String,
+    /// The scenario's drift budgets.
+    pub budgets: Budgets,
 }
 
-/// The checks that ran on the history (None: not asked for).
+/// The checks that ran on the history (None: not asked for). Build with
+/// `..CheckResults::default()` so new checkers can add fields.
+#[derive(Default)]
 pub struct CheckResults {
     /// Convergence, when asked for.
     pub convergence: Option<ConvergenceVerdict>,
-    /// Lost writes, when asked for.
+    /// Lost writes, when asked for (or measured for a lost-writes budget).
     pub lost_writes: Option<LostWritesVerdict>,
+    /// The hook for a stale-read checker: its stale reads, when one ran. None until
+    /// checkers::stale_reads is wired into the pipeline; the stale-read budget and the
+    /// taxonomy's stale-read column read it.
+    pub stale_reads: Option<Vec<StaleRead>>,
+    /// Ladder rows from other checkers (linearizability, session guarantees), replacing the
+    /// default "not-checked" row of the same model.
+    pub ladder: Vec<LadderEntry>,
 }
 
 impl Report {
     /// Assembles the report of a finished run.
     pub fn build(identity: RunIdentity, result: &RunResult, checks: &CheckResults) -> Report {
-        let mut violations: Vec<Violation> = result
-            .violations
-            .iter()
-            .map(|v| Violation {
-                source: "invariant".into(),
-                name: v.invariant.clone(),
-                event: Some(v.event),
-                time_ns: Some(v.time.0),
-                nodes: v.nodes.iter().map(|n| n.to_string()).collect(),
-                explanation: v.explanation.clone(),
-            })
-            .collect();
+        let spans = timeline::spans(result);
+        let timeline = timeline::timeline(result, &spans);
+        let evidence =
+            taxonomy::Evidence::new(result, &spans, timeline::clock_spread_ns(&timeline));
+        let stale = checks.stale_reads.as_deref();
+        let (diagnostics, loss_causes, stale_causes) = diagnostics::diagnose(
+            result,
+            &spans,
+            &evidence,
+            checks.lost_writes.as_ref(),
+            stale,
+        );
         let convergence = checks
             .convergence
             .as_ref()
             .map(|verdict| convergence_section(result, verdict));
-        if let Some(section) = &convergence {
-            if !section.converged {
-                violations.push(non_convergence(result, section));
-            }
-        }
-        let lost_writes = checks.lost_writes.as_ref().map(lost_writes_section);
-        if let Some(section) = &lost_writes {
-            if let Some(first) = section.lost.first() {
-                violations.push(Violation {
-                    source: "check".into(),
-                    name: "lost-writes".into(),
-                    event: None,
-                    time_ns: Some(first.acknowledged_ns),
-                    nodes: Vec::new(),
-                    explanation: format!(
-                        "{} of {} acknowledged writes vanished with no write that could follow them to explain it; first: {} wrote {} = {}, acknowledged at {}, {}",
-                        section.lost.len(),
-                        section.acknowledged,
-                        first.op,
-                        first.key,
-                        first.value,
-                        format_nanos(first.acknowledged_ns as i128),
-                        if first.kind == "never-held" {
-                            "but no replica held it at the next sample".to_string()
-                        } else {
-                            format!(
-                                "but at the end the replicas hold {}",
-                                if first.survivors.is_empty() { "nothing".to_string() } else { first.survivors.join(", ") }
-                            )
-                        }
-                    ),
-                });
-            }
-        }
+        let lost_writes = checks
+            .lost_writes
+            .as_ref()
+            .map(|verdict| lost_writes_section(verdict, &loss_causes));
+        let stale_reads = stale.map(|s| stale_reads_section(result, s, &stale_causes));
+        let budgets = budgets::measure(
+            &identity.budgets,
+            &diagnostics,
+            lost_writes.as_ref(),
+            stale_reads.as_ref(),
+            result.end_time.0,
+        );
+        let violations = violations(
+            result,
+            &identity.budgets,
+            (&convergence, &lost_writes),
+            &budgets,
+        );
         let verdict = if !violations.is_empty() {
             Verdict::Fail
         } else if result.limit_reached.is_some() {
@@ -246,6 +369,21 @@ impl Report {
         } else {
             Verdict::Pass
         };
+        let focus = focus(
+            result,
+            &violations,
+            checks.lost_writes.as_ref(),
+            &diagnostics,
+        );
+        let flags = flags(checks.lost_writes.as_ref(), stale);
+        let clients = result
+            .history
+            .ops
+            .iter()
+            .map(|op| op.client.0 + 1)
+            .max()
+            .unwrap_or(0);
+        let ladder = ladder(&convergence, &lost_writes, &stale_reads, &checks.ladder);
         Report {
             schema_version: SCHEMA_VERSION,
             scenario: identity.scenario,
@@ -262,34 +400,380 @@ impl Report {
             violations,
             lost_writes,
             convergence,
-            network: NetworkSection {
-                sent: result.net.sent,
-                delivered: result.net.delivered,
-                duplicated: result.net.duplicated,
-                dropped: DropReason::ALL
-                    .iter()
-                    .filter_map(|reason| {
-                        let count = result.net.dropped.get(reason).copied().unwrap_or(0);
-                        (count > 0).then(|| (reason.name().to_string(), count))
-                    })
-                    .collect(),
-            },
-            faults: result
-                .faults
-                .iter()
-                .map(|f| FaultLine {
-                    at_ns: f.at.0,
-                    description: f.description.clone(),
-                    origin: match f.origin {
-                        sim_core::fault::FaultOrigin::Pinned { .. } => "pinned".into(),
-                        sim_core::fault::FaultOrigin::Nemesis { .. } => "nemesis".into(),
-                        sim_core::fault::FaultOrigin::Settle => "settle".into(),
-                    },
-                    effective: f.effective,
-                })
-                .collect(),
+            network: network_section(result),
+            faults: fault_lines(result),
             reproduce: identity.reproduce,
+            nodes: (0..result.clocks.len() as u32)
+                .map(|n| sim_core::ids::NodeId(n).to_string())
+                .collect(),
+            ladder,
+            budgets,
+            stale_reads,
+            latency: latency::latency(&result.history),
+            history: ops::window(
+                &result.history,
+                clients,
+                focus.as_ref().map_or(0, |f| f.at_ns),
+                &flags,
+            ),
+            focus,
+            diagnostics,
+            timeline,
+            space_time: None,
         }
+    }
+
+    /// Adds what a replay of the run with `capture` saw: the space-time window, and the trace
+    /// events behind the first divergence.
+    pub fn attach_trace(&mut self, capture: &TraceCapture) {
+        self.space_time = Some(capture.space_time());
+        let Some(first) = self.diagnostics.first_divergence.as_mut() else {
+            return;
+        };
+        first.event = capture.request_event();
+        for event in capture.chain_events() {
+            let peer = if event.peer.is_empty() {
+                String::new()
+            } else {
+                format!(" (peer {})", event.peer)
+            };
+            first.chain.push(diagnostics::ChainStep {
+                at_ns: event.t_ns,
+                event: Some(event.index),
+                what: format!("{} on {}{peer}: {}", event.kind, event.node, event.text),
+            });
+        }
+        first.chain.sort_by_key(|s| (s.at_ns, s.event));
+        first
+            .chain
+            .dedup_by_key(|s| (s.at_ns, s.event, s.what.clone()));
+        if let (Some(focus), Some(event)) = (self.focus.as_mut(), first.event) {
+            if focus.event.is_none() && focus.at_ns == first.detected_ns {
+                focus.event = Some(event);
+            }
+        }
+    }
+
+    /// Where a replay should look for the chain of events behind the first divergence.
+    pub fn chain_focus(&self) -> Option<window::ChainFocus> {
+        let first = self.diagnostics.first_divergence.as_ref()?;
+        let mut nodes: Vec<sim_core::ids::NodeId> = first
+            .replicas
+            .iter()
+            .filter_map(|r| sim_core::ids::NodeId::parse(&r.node))
+            .collect();
+        nodes.extend(
+            first
+                .nodes
+                .iter()
+                .filter_map(|n| sim_core::ids::NodeId::parse(n)),
+        );
+        nodes.sort();
+        nodes.dedup();
+        let from = first
+            .chain
+            .first()
+            .map_or(first.agreed_ns.unwrap_or(0), |s| s.at_ns)
+            .min(first.agreed_ns.unwrap_or(u64::MAX));
+        let op = first
+            .op
+            .as_deref()
+            .and_then(|op| op.strip_prefix("op")?.parse().ok());
+        Some(window::ChainFocus {
+            from: SimTime(from),
+            to: SimTime(first.detected_ns),
+            nodes,
+            op,
+            key: Some(first.key.clone()),
+        })
+    }
+}
+
+/// Invariants first, then the checks, then the budgets.
+fn violations(
+    result: &RunResult,
+    declared: &Budgets,
+    (convergence, lost_writes): (&Option<ConvergenceSection>, &Option<LostWritesSection>),
+    budgets: &[BudgetLine],
+) -> Vec<Violation> {
+    let mut violations = invariant_violations(result);
+    if let Some(section) = convergence.as_ref().filter(|c| !c.converged) {
+        violations.push(non_convergence(result, section));
+    }
+    // A lost-writes budget replaces the check's zero tolerance.
+    if declared.lost_writes_max.is_none() {
+        if let Some(violation) = lost_writes.as_ref().and_then(lost_writes_violation) {
+            violations.push(violation);
+        }
+    }
+    violations.extend(budgets::violations(budgets));
+    violations
+}
+
+fn invariant_violations(result: &RunResult) -> Vec<Violation> {
+    result
+        .violations
+        .iter()
+        .map(|v| Violation {
+            source: "invariant".into(),
+            name: v.invariant.clone(),
+            event: Some(v.event),
+            time_ns: Some(v.time.0),
+            nodes: v.nodes.iter().map(|n| n.to_string()).collect(),
+            explanation: v.explanation.clone(),
+            witness: Vec::new(),
+        })
+        .collect()
+}
+
+fn lost_writes_violation(section: &LostWritesSection) -> Option<Violation> {
+    let first = section.lost.first()?;
+    let mut causes: BTreeMap<Cause, usize> = BTreeMap::new();
+    for lost in &section.lost {
+        *causes
+            .entry(lost.cause.unwrap_or(Cause::Unexplained))
+            .or_default() += 1;
+    }
+    let causes: Vec<String> = causes
+        .iter()
+        .map(|(cause, n)| format!("{} {n}", cause.label()))
+        .collect();
+    Some(Violation {
+        source: "check".into(),
+        name: "lost-writes".into(),
+        event: None,
+        time_ns: Some(first.acknowledged_ns),
+        nodes: Vec::new(),
+        explanation: format!(
+            "{} of {} acknowledged writes vanished with no write that could follow them to explain it; first: {} wrote {} = {}, acknowledged at {}, {}; causes: {}",
+            section.lost.len(),
+            section.acknowledged,
+            first.op,
+            first.key,
+            first.value,
+            format_nanos(first.acknowledged_ns as i128),
+            if first.kind == "never-held" {
+                "but no replica held it at the next sample".to_string()
+            } else {
+                format!(
+                    "but at the end the replicas hold {}",
+                    if first.survivors.is_empty() { "nothing".to_string() } else { first.survivors.join(", ") }
+                )
+            },
+            causes.join(", ")
+        ),
+        witness: section.lost.iter().take(10).map(|l| l.op.clone()).collect(),
+    })
+}
+
+fn network_section(result: &RunResult) -> NetworkSection {
+    NetworkSection {
+        sent: result.net.sent,
+        delivered: result.net.delivered,
+        duplicated: result.net.duplicated,
+        dropped: DropReason::ALL
+            .iter()
+            .filter_map(|reason| {
+                let count = result.net.dropped.get(reason).copied().unwrap_or(0);
+                (count > 0).then(|| (reason.name().to_string(), count))
+            })
+            .collect(),
+    }
+}
+
+fn fault_lines(result: &RunResult) -> Vec<FaultLine> {
+    result
+        .faults
+        .iter()
+        .map(|f| FaultLine {
+            at_ns: f.at.0,
+            description: f.description.clone(),
+            origin: match f.origin {
+                sim_core::fault::FaultOrigin::Pinned { .. } => "pinned".into(),
+                sim_core::fault::FaultOrigin::Nemesis { .. } => "nemesis".into(),
+                sim_core::fault::FaultOrigin::Settle => "settle".into(),
+            },
+            effective: f.effective,
+            event: Some(f.event),
+            node: f.action.node().map(|n| n.to_string()),
+        })
+        .collect()
+}
+
+/// The earliest violation with a meaningful time; else the first divergence.
+fn focus(
+    result: &RunResult,
+    violations: &[Violation],
+    lost: Option<&LostWritesVerdict>,
+    diagnostics: &Diagnostics,
+) -> Option<Focus> {
+    let mut candidates: Vec<Focus> = Vec::new();
+    for violation in violations {
+        let (at_ns, reason) = match violation.name.as_str() {
+            "lost-writes" => {
+                let Some(first) = lost.and_then(|l| l.lost.first()) else {
+                    continue;
+                };
+                let op = &result.history.ops[first.op.0 as usize];
+                (
+                    op.invoke.0,
+                    format!(
+                        "the first lost write, {} ({} = {})",
+                        first.op, first.key, first.value
+                    ),
+                )
+            }
+            "convergence" => {
+                let open = result.key_divergences.iter().find(|d| d.end.is_none());
+                let Some(open) = open else { continue };
+                (
+                    open.start.0,
+                    format!("{} diverged from here to the end of the run", open.key),
+                )
+            }
+            name => {
+                let Some(at) = violation.time_ns else {
+                    continue;
+                };
+                (at, format!("{} violated", name))
+            }
+        };
+        candidates.push(Focus {
+            at_ns,
+            reason,
+            event: violation.event,
+        });
+    }
+    if let Some(first) = candidates.into_iter().min_by_key(|f| f.at_ns) {
+        return Some(first);
+    }
+    diagnostics.first_divergence.as_ref().map(|d| Focus {
+        at_ns: d.detected_ns,
+        reason: format!("the first divergence ({}, {})", d.key, d.cause.label()),
+        event: None,
+    })
+}
+
+fn flags(lost: Option<&LostWritesVerdict>, stale: Option<&[StaleRead]>) -> BTreeMap<u64, String> {
+    let mut flags = BTreeMap::new();
+    for l in lost.iter().flat_map(|v| v.lost.iter()) {
+        flags.insert(l.op.0, "lost-write".to_string());
+    }
+    for s in stale.into_iter().flatten() {
+        flags.insert(s.op.0, "stale-read".to_string());
+        flags
+            .entry(s.missed.0)
+            .or_insert_with(|| "witness".to_string());
+    }
+    flags
+}
+
+fn ladder(
+    convergence: &Option<ConvergenceSection>,
+    lost: &Option<LostWritesSection>,
+    stale: &Option<StaleReadsSection>,
+    extra: &[LadderEntry],
+) -> Vec<LadderEntry> {
+    let row = |model: &str, status: &str, detail: String| LadderEntry {
+        model: model.into(),
+        status: status.into(),
+        detail,
+    };
+    let not_checked = |model: &str| row(model, "not-checked", "no checker ran".into());
+    let mut rows = vec![
+        not_checked("linearizable"),
+        not_checked("session guarantees"),
+        match stale {
+            Some(s) if s.stale.is_empty() => row(
+                "no stale reads",
+                "held",
+                format!("{} reads, none stale", s.reads_ok),
+            ),
+            Some(s) => row(
+                "no stale reads",
+                "violated",
+                format!("{} of {} reads stale", s.stale.len(), s.reads_ok),
+            ),
+            None => not_checked("no stale reads"),
+        },
+        match lost {
+            Some(l) if l.lost.is_empty() => row(
+                "no lost writes",
+                "held",
+                format!("{} acknowledged writes kept", l.acknowledged),
+            ),
+            Some(l) => row(
+                "no lost writes",
+                "violated",
+                format!(
+                    "{} of {} acknowledged writes lost",
+                    l.lost.len(),
+                    l.acknowledged
+                ),
+            ),
+            None => not_checked("no lost writes"),
+        },
+        match convergence {
+            Some(c) if c.converged => row(
+                "eventual convergence",
+                "held",
+                "replicas agreed after settle".into(),
+            ),
+            Some(c) => row(
+                "eventual convergence",
+                "violated",
+                format!("{} key(s) still differ", c.divergent_keys.len()),
+            ),
+            None => not_checked("eventual convergence"),
+        },
+    ];
+    for entry in extra {
+        match rows.iter_mut().find(|r| r.model == entry.model) {
+            Some(existing) => *existing = entry.clone(),
+            None => rows.push(entry.clone()),
+        }
+    }
+    rows
+}
+
+fn stale_reads_section(
+    result: &RunResult,
+    stale: &[StaleRead],
+    causes: &[Cause],
+) -> StaleReadsSection {
+    let reads_ok = result
+        .history
+        .ops
+        .iter()
+        .filter(|op| {
+            op.kind == sim_core::history::OpKind::Get
+                && op.outcome == sim_core::history::Outcome::Ok
+        })
+        .count() as u64;
+    let ops = &result.history.ops;
+    let line = |(i, s): (usize, &StaleRead)| -> Option<StaleReadLine> {
+        let read = ops.get(s.op.0 as usize)?;
+        let missed = ops.get(s.missed.0 as usize)?;
+        Some(StaleReadLine {
+            op: read.id.to_string(),
+            key: read.key.to_string(),
+            node: read.node.to_string(),
+            invoke_ns: read.invoke.0,
+            read: read.read.iter().flatten().map(|v| v.to_string()).collect(),
+            missed_op: missed.id.to_string(),
+            missed_value: missed.write.map(|v| v.to_string()),
+            cause: causes.get(i).copied(),
+        })
+    };
+    let stale: Vec<StaleReadLine> = stale.iter().enumerate().filter_map(line).collect();
+    StaleReadsSection {
+        reads_ok,
+        rate: if reads_ok == 0 {
+            0.0
+        } else {
+            stale.len() as f64 / reads_ok as f64
+        },
+        stale,
     }
 }
 
@@ -360,13 +844,22 @@ fn non_convergence(result: &RunResult, section: &ConvergenceSection) -> Violatio
             "replicas still disagree on {} key(s) at {deadline}, when settle gave up{example}",
             section.divergent_keys.len()
         ),
+        witness: Vec::new(),
     }
 }
 
-fn lost_writes_section(verdict: &LostWritesVerdict) -> LostWritesSection {
+fn lost_writes_section(verdict: &LostWritesVerdict, causes: &[Cause]) -> LostWritesSection {
     LostWritesSection {
         acknowledged: verdict.acknowledged,
-        lost: verdict.lost.iter().map(lost_line).collect(),
+        lost: verdict
+            .lost
+            .iter()
+            .zip(causes.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(lost, cause)| LostWriteLine {
+                cause: cause.copied(),
+                ..lost_line(lost)
+            })
+            .collect(),
     }
 }
 
@@ -381,5 +874,6 @@ fn lost_line(lost: &LostWrite) -> LostWriteLine {
             checkers::lost_writes::LossKind::NeverHeld => "never-held".into(),
             checkers::lost_writes::LossKind::GoneAtEnd => "gone-at-end".into(),
         },
+        cause: None,
     }
 }

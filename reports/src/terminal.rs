@@ -1,6 +1,6 @@
-//! The terminal summary: about fifteen lines a person reads after a run.
+//! The terminal summary: about twenty lines a person reads after a run.
 
-use crate::{Report, Verdict};
+use crate::{BudgetStatus, Report, Verdict};
 use sim_core::time::format_nanos;
 use std::fmt::Write;
 
@@ -91,6 +91,9 @@ pub fn render(report: &Report, colour: Colour) -> String {
         let _ = write!(network, ", {} duplicated", thousands(net.duplicated));
     }
     line(&mut out, "network", &network);
+    if let Some(text) = latency_line(report) {
+        line(&mut out, "latency", &text);
+    }
     let effective = report.faults.iter().filter(|f| f.effective).count();
     if effective > 0 {
         line(&mut out, "faults", &format!("{effective} applied"));
@@ -121,6 +124,19 @@ pub fn render(report: &Report, colour: Colour) -> String {
             ),
         );
     }
+    if let Some(stale) = &report.stale_reads {
+        line(
+            &mut out,
+            "stale reads",
+            &format!(
+                "{} of {} successful reads (rate {:.4})",
+                thousands(stale.stale.len() as u64),
+                thousands(stale.reads_ok),
+                stale.rate
+            ),
+        );
+    }
+    diagnostics_lines(&mut out, report, colour);
     if let Some(limit) = &report.limit_reached {
         line(&mut out, "limit", &format!("reached: {limit}"));
     }
@@ -151,6 +167,124 @@ pub fn render(report: &Report, colour: Colour) -> String {
         line(&mut out, "reproduce", &report.reproduce);
     }
     out
+}
+
+fn latency_line(report: &Report) -> Option<String> {
+    let parts: Vec<String> = report
+        .latency
+        .groups
+        .iter()
+        .filter(|g| g.outcome == "ok")
+        .map(|g| format!("{} p50 {} p99 {}", g.kind, ns(g.p50_ns), ns(g.p99_ns)))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Divergence, causes, the first divergence and budgets: one line each.
+fn diagnostics_lines(out: &mut String, report: &Report, colour: Colour) {
+    let line = |out: &mut String, label: &str, text: &str| {
+        let _ = writeln!(out, "  {label:<12}{text}");
+    };
+    let d = &report.diagnostics;
+    if let Some(at) = d.peak_at_ns {
+        let after = match (d.last_heal_ns, d.convergence_after_last_heal_ns) {
+            (Some(h), Some(c)) => format!("; converged {} after the last heal ({})", ns(c), ns(h)),
+            (Some(h), None) => format!("; never converged after the last heal ({})", ns(h)),
+            _ => String::new(),
+        };
+        line(
+            out,
+            "divergence",
+            &format!("peak {} key(s) at {}{after}", d.peak_keys_diverged, ns(at)),
+        );
+    }
+    let mut causes: Vec<&crate::CauseTotal> = d.causes.iter().collect();
+    causes.sort_by_key(|c| std::cmp::Reverse((c.lost_writes + c.stale_reads, c.diverged_ns)));
+    let shown: Vec<String> = causes.iter().take(3).map(|c| cause_words(c)).collect();
+    if !shown.is_empty() {
+        line(out, "causes", &shown.join("; "));
+    }
+    if let Some(first) = &d.first_divergence {
+        line(
+            out,
+            "first diff",
+            &format!(
+                "{} at {} ({}): {}",
+                first.key,
+                ns(first.detected_ns),
+                first.cause.label(),
+                held(first)
+            ),
+        );
+    }
+    if !report.budgets.is_empty() {
+        let budgets: Vec<String> = report
+            .budgets
+            .iter()
+            .map(|b| budget_words(b, colour))
+            .collect();
+        line(out, "budgets", &budgets.join(", "));
+    }
+}
+
+fn cause_words(cause: &crate::CauseTotal) -> String {
+    let mut parts = Vec::new();
+    if cause.lost_writes > 0 {
+        parts.push(format!("{} lost writes", thousands(cause.lost_writes)));
+    }
+    if cause.stale_reads > 0 {
+        parts.push(format!("{} stale reads", thousands(cause.stale_reads)));
+    }
+    if cause.divergences > 0 {
+        parts.push(format!(
+            "{} divergences ({} key-time)",
+            thousands(cause.divergences),
+            ns(cause.diverged_ns)
+        ));
+    }
+    let nodes = if cause.nodes.len() <= 3 {
+        format!(" on {}", cause.nodes.join(", "))
+    } else {
+        String::new()
+    };
+    format!("{}: {}{nodes}", cause.cause.label(), parts.join(", "))
+}
+
+fn held(first: &crate::FirstDivergence) -> String {
+    let parts: Vec<String> = first
+        .replicas
+        .iter()
+        .map(|r| {
+            let values = if r.values.is_empty() {
+                "nothing".to_string()
+            } else {
+                r.values.join(",")
+            };
+            format!("{} {values}", r.node)
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn budget_words(budget: &crate::BudgetLine, colour: Colour) -> String {
+    let show = |v: f64| {
+        if budget.unit == "ns" {
+            ns(v as u64)
+        } else {
+            format!("{v}")
+        }
+    };
+    let measured = budget.measured.map_or("?".into(), show);
+    let status = match budget.status {
+        BudgetStatus::Within => paint(colour, "32", "ok"),
+        BudgetStatus::Exceeded => paint(colour, "31;1", "EXCEEDED"),
+        BudgetStatus::NotMeasured => paint(colour, "33", "not measured"),
+    };
+    format!(
+        "{} {measured} (max {}) {status}",
+        budget.budget,
+        show(budget.limit)
+    )
 }
 
 #[cfg(test)]

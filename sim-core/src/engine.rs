@@ -130,6 +130,24 @@ pub struct DivergenceSample {
     pub keys_diverged: u32,
 }
 
+/// The most per-key divergence stretches a run records; later ones are only counted, so a
+/// long run's memory stays bounded.
+pub const KEY_DIVERGENCES_MAX: usize = 10_000;
+
+/// A stretch of time during which the live replicas of one key disagreed, as the divergence
+/// samples saw it: it began after the sample before `start` and ended by `end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyDivergence {
+    /// The key.
+    pub key: Key,
+    /// The first sample at which the replicas disagreed.
+    pub start: SimTime,
+    /// The first sample at which they agreed again (None: still disagreeing when the run ended).
+    pub end: Option<SimTime>,
+    /// What each live replica of the key held at `start`.
+    pub holdings: Vec<(NodeId, Vec<Value>)>,
+}
+
 /// Message counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NetStats {
@@ -217,6 +235,11 @@ pub struct RunResult {
     pub limit_reached: Option<String>,
     /// Each node's clock at the end (with every step and slew applied).
     pub clocks: Vec<NodeClock>,
+    /// Per key, each stretch of disagreement the samples saw, in order of start (at most
+    /// [`KEY_DIVERGENCES_MAX`]).
+    pub key_divergences: Vec<KeyDivergence>,
+    /// Stretches of disagreement that began after [`KEY_DIVERGENCES_MAX`] were recorded.
+    pub key_divergences_dropped: u64,
 }
 
 /// A message, timer, client event or fault, due at a time.
@@ -440,6 +463,13 @@ pub struct Simulation<'sink, P: Protocol> {
     view_buffers: Vec<ReplicaView>,
     first_seen: BTreeMap<Value, SimTime>,
     sample_generation: u64,
+    key_divergences: Vec<KeyDivergence>,
+    key_divergences_dropped: u64,
+    /// Per key: None while its replicas agree; Some(index into `key_divergences`, or None
+    /// when the stretch was only counted) while they disagree.
+    open_divergences: Vec<Option<Option<usize>>>,
+    /// Reused per sample: which keys disagree.
+    diverged_scratch: Vec<bool>,
 }
 
 impl<'sink, P: Protocol> Simulation<'sink, P> {
@@ -539,6 +569,10 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             view_buffers: vec![ReplicaView::new(); n],
             first_seen: BTreeMap::new(),
             sample_generation: 0,
+            key_divergences: Vec::new(),
+            key_divergences_dropped: 0,
+            open_divergences: vec![None; workload.keys as usize],
+            diverged_scratch: Vec::new(),
             config,
         }
     }
@@ -630,7 +664,11 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         self.hasher.add(&record);
         self.window.push(record);
         if let Some(sink) = self.sink.as_mut() {
-            sink.event(&record, &describe());
+            if sink.wants_text(&record) {
+                sink.event(&record, &describe());
+            } else {
+                sink.event(&record, "");
+            }
         }
         if let Some(full) = self.full_trace.as_mut() {
             full.push((record, self.hasher.finish().0));
@@ -1508,9 +1546,12 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         }
         let mut diverged = 0;
         let empty: Vec<Value> = Vec::new();
+        let mut flags = std::mem::take(&mut self.diverged_scratch);
+        flags.clear();
         for (key, replicas) in self.key_replicas.iter().enumerate() {
             let key = Key(key as u32);
             let mut first: Option<&Vec<Value>> = None;
+            let mut differs = false;
             for node in replicas {
                 if !self.nodes[node.index()].is_up() {
                     continue;
@@ -1520,13 +1561,56 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                     None => first = Some(held),
                     Some(expected) if expected != held => {
                         diverged += 1;
+                        differs = true;
                         break;
                     }
                     Some(_) => {}
                 }
             }
+            flags.push(differs);
         }
+        for (key, differs) in flags.iter().enumerate() {
+            self.track_key_divergence(Key(key as u32), *differs);
+        }
+        self.diverged_scratch = flags;
         diverged
+    }
+
+    /// Opens or closes the stretch of disagreement of `key`; reports read these to say which
+    /// fault lay behind each one. Nothing here touches the trace.
+    fn track_key_divergence(&mut self, key: Key, differs: bool) {
+        let slot = key.0 as usize;
+        match (differs, self.open_divergences[slot]) {
+            (true, None) => {
+                if self.key_divergences.len() >= KEY_DIVERGENCES_MAX {
+                    self.key_divergences_dropped += 1;
+                    self.open_divergences[slot] = Some(None);
+                    return;
+                }
+                let holdings = self.key_replicas[slot]
+                    .iter()
+                    .filter(|node| self.nodes[node.index()].is_up())
+                    .map(|node| {
+                        let held = self.view_buffers[node.index()].get(&key);
+                        (*node, held.cloned().unwrap_or_default())
+                    })
+                    .collect();
+                self.open_divergences[slot] = Some(Some(self.key_divergences.len()));
+                self.key_divergences.push(KeyDivergence {
+                    key,
+                    start: self.now,
+                    end: None,
+                    holdings,
+                });
+            }
+            (false, Some(open)) => {
+                if let Some(index) = open {
+                    self.key_divergences[index].end = Some(self.now);
+                }
+                self.open_divergences[slot] = None;
+            }
+            _ => {}
+        }
     }
 
     fn finish(mut self) -> (RunResult, Vec<Option<P>>) {
@@ -1569,6 +1653,8 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             full_trace: self.full_trace,
             limit_reached: self.limit_reached,
             clocks,
+            key_divergences: self.key_divergences,
+            key_divergences_dropped: self.key_divergences_dropped,
         };
         (result, states)
     }

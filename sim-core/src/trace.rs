@@ -277,6 +277,13 @@ impl Serialize for TraceHash {
 pub trait TraceSink {
     /// Called once per event, in order.
     fn event(&mut self, record: &TraceRecord, description: &str);
+
+    /// Whether `event` needs the record's description; a sink that keeps only some records
+    /// says no for the others, and the engine skips formatting text nobody reads (the
+    /// description is then empty).
+    fn wants_text(&self, _record: &TraceRecord) -> bool {
+        true
+    }
 }
 
 /// Writes one JSON object per line: `{"i":..,"t_ns":..,"kind":..,"node":..,"peer":..,"detail":..,"text":..}`.

@@ -471,6 +471,50 @@ pub struct ScenarioFile<C> {
     /// Bounds on the run.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// Drift budgets: how much divergence the design promises at most; exceeding one is a
+    /// violation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<BudgetsSpec>,
+}
+
+/// `budgets: (keys_diverged_max: 3, convergence_after_heal_max: "500ms",
+/// stale_read_rate_max: 0.01, lost_writes_max: 0)`; every field is optional.
+#[derive(Deserialize, Serialize, Debug, Clone, Default, PartialEq)]
+// Named as written, so that RON's messages about this section say "budgets".
+#[serde(rename = "budgets", deny_unknown_fields)]
+pub struct BudgetsSpec {
+    /// Most keys whose replicas may differ at any one divergence sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_diverged_max: Option<u32>,
+    /// Longest time from a heal to the first sample at which every replica agrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence_after_heal_max: Option<Dur>,
+    /// Highest share of successful reads that may be stale, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_read_rate_max: Option<Prob>,
+    /// Most acknowledged writes that may be lost (replaces the LostWrites check's zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes_max: Option<u64>,
+}
+
+/// A scenario's drift budgets, resolved: None leaves that measure unbudgeted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budgets {
+    /// Most keys diverged at one sample.
+    pub keys_diverged_max: Option<u32>,
+    /// Longest time from a heal to convergence, in ns.
+    pub convergence_after_heal_ns_max: Option<u64>,
+    /// Highest stale-read rate, in [0, 1].
+    pub stale_read_rate_max: Option<f64>,
+    /// Most lost writes.
+    pub lost_writes_max: Option<u64>,
+}
+
+impl Budgets {
+    /// True when no budget is declared.
+    pub fn is_empty(&self) -> bool {
+        *self == Budgets::default()
+    }
 }
 
 fn default_sample_every() -> PositiveDur {
@@ -1300,6 +1344,19 @@ impl<P: Protocol> Scenario<P> {
             .workload
             .clients
             .unwrap_or(WorkloadConfig::default().clients)
+    }
+
+    /// The drift budgets the scenario declares (all None when it declares none).
+    pub fn budgets(&self) -> Budgets {
+        self.parsed
+            .budgets
+            .as_ref()
+            .map_or(Budgets::default(), |spec| Budgets {
+                keys_diverged_max: spec.keys_diverged_max,
+                convergence_after_heal_ns_max: spec.convergence_after_heal_max.map(|d| d.0 .0),
+                stale_read_rate_max: spec.stale_read_rate_max.map(|p| p.0),
+                lost_writes_max: spec.lost_writes_max,
+            })
     }
 
     /// The protocol's options as read.
