@@ -533,14 +533,7 @@ fn list(registry: &Registry) -> u8 {
     for protocol in registry.protocols() {
         let _ = writeln!(out, "  {:<width$}{}", protocol.name(), protocol.summary());
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
+    let files = crate::bundled::scenario_files(std::path::Path::new("scenarios"));
     if !files.is_empty() {
         let _ = writeln!(out, "scenarios:");
         for path in files {

@@ -3,6 +3,7 @@
 //!
 //! The CLI wires; sim-core runs; protocols decide; checkers judge; reports explain.
 
+pub mod bundled;
 pub mod check;
 pub mod cli;
 pub mod pipeline;

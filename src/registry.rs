@@ -39,6 +39,8 @@ pub trait LoadedScenario: Send + Sync {
     fn has_nemesis(&self) -> bool;
     /// The client count.
     fn clients(&self) -> u32;
+    /// Whether the run ends with a settle phase.
+    fn has_settle(&self) -> bool;
     /// The drift budgets the scenario declares.
     fn budgets(&self) -> scenario::Budgets {
         scenario::Budgets::default()
@@ -99,6 +101,9 @@ impl<P: Protocol> LoadedScenario for Loaded<P> {
     }
     fn clients(&self) -> u32 {
         self.0.clients()
+    }
+    fn has_settle(&self) -> bool {
+        self.0.has_settle
     }
     fn budgets(&self) -> scenario::Budgets {
         self.0.budgets()

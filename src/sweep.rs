@@ -5,6 +5,7 @@
 
 use crate::pipeline::{reproduction_command, run_and_report};
 use crate::registry::{LoadedScenario, Registry};
+use checkers::ladder::{render_tallies, Column, LadderRow, LadderTally};
 use reports::terminal::thousands;
 use reports::Verdict;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,9 @@ pub struct SweepLine {
     /// Wall-clock time of the run in milliseconds (the only field that varies between
     /// machines and runs).
     pub wall_ms: f64,
+    /// Where the run sits on the consistency ladder (absent from older results files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<LadderRow>,
 }
 
 /// A share of the (scenario, seed) pairs: pair i belongs to shard K of N when i mod N = K - 1.
@@ -186,6 +190,7 @@ fn run_one(scenario: &dyn LoadedScenario, seed: u64, program: &str) -> SweepLine
         trace_hash: report.trace_hash,
         events: report.events,
         wall_ms,
+        ladder: report.ladder_row,
     }
 }
 
@@ -232,6 +237,8 @@ pub struct ScenarioSummary {
     pub slowest_seed: Option<(u64, u64)>,
     /// Failing seeds, in seed order.
     pub failing_seeds: Vec<u64>,
+    /// How often each consistency model held over the runs that recorded a ladder row.
+    pub ladder: Option<LadderTally>,
 }
 
 /// Summaries per scenario file, independent of the order lines were written in and of how
@@ -254,6 +261,7 @@ pub fn summarize(lines: &[SweepLine]) -> Vec<ScenarioSummary> {
             violation_kinds: BTreeMap::new(),
             slowest_seed: None,
             failing_seeds: Vec::new(),
+            ladder: None,
         });
         summary.runs += 1;
         match line.verdict {
@@ -273,6 +281,14 @@ pub fn summarize(lines: &[SweepLine]) -> Vec<ScenarioSummary> {
         {
             summary.slowest_seed = Some((seed, line.events));
         }
+        if let Some(row) = &line.ladder {
+            let tally = summary.ladder.get_or_insert_with(|| LadderTally {
+                group: line.scenario.clone(),
+                runs: 0,
+                columns: vec![Default::default(); Column::ALL.len()],
+            });
+            tally.add(row);
+        }
     }
     by_file.into_values().collect()
 }
@@ -280,9 +296,15 @@ pub fn summarize(lines: &[SweepLine]) -> Vec<ScenarioSummary> {
 /// The summary as text: a table per scenario and a reproduction command per failing seed.
 pub fn render_summary(summaries: &[ScenarioSummary], program: &str) -> String {
     let mut out = String::new();
+    let name_width = summaries
+        .iter()
+        .map(|s| s.scenario.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(28);
     let _ = writeln!(
         out,
-        "{:<28} {:>8} {:>9} {:>8}  {:<24} violation kinds",
+        "{:<name_width$} {:>8} {:>9} {:>8}  {:<24} violation kinds",
         "scenario", "runs", "failures", "unknown", "slowest seed (events)"
     );
     for summary in summaries {
@@ -298,7 +320,7 @@ pub fn render_summary(summaries: &[ScenarioSummary], program: &str) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "{:<28} {:>8} {:>9} {:>8}  {:<24} {}",
+            "{:<name_width$} {:>8} {:>9} {:>8}  {:<24} {}",
             summary.scenario,
             thousands(summary.runs),
             thousands(summary.failures),
@@ -310,6 +332,11 @@ pub fn render_summary(summaries: &[ScenarioSummary], program: &str) -> String {
                 kinds.join(", ")
             }
         );
+    }
+    let tallies: Vec<LadderTally> = summaries.iter().filter_map(|s| s.ladder.clone()).collect();
+    if !tallies.is_empty() {
+        let _ = writeln!(out, "\nconsistency ladder per scenario:");
+        out.push_str(&render_tallies(&tallies));
     }
     for summary in summaries.iter().filter(|s| !s.failing_seeds.is_empty()) {
         let _ = writeln!(out, "\nreproduce failures of {}:", summary.scenario);
@@ -427,6 +454,7 @@ mod tests {
                 vec![]
             },
             first_violation: None,
+            ladder: None,
             trace_hash: format!("{seed:016x}"),
             events,
             wall_ms: seed as f64,

@@ -138,8 +138,8 @@ fn trace_file_holds_one_json_line_per_event() {
 #[test]
 fn validate_accepts_every_bundled_scenario_and_list_names_them() {
     let mut args = vec!["validate".to_string()];
-    for entry in std::fs::read_dir(scenario("")).unwrap() {
-        args.push(entry.unwrap().path().display().to_string());
+    for path in faultline::bundled::scenario_files(std::path::Path::new(&scenario(""))) {
+        args.push(path.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = faultline(&args);

@@ -9,12 +9,7 @@ use std::process::Command;
 
 fn bundled_scenarios() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .map(|entry| entry.expect("readable entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
+    let files = faultline::bundled::scenario_files(&dir);
     assert!(
         files.len() >= 3,
         "expected the bundled scenarios in {dir:?}"

@@ -546,11 +546,11 @@ fn an_unknown_check_lists_the_known_ones() {
     duration: "10s",
     protocol: Lww(),
     settle: Some("2s"),
-    checks: [Convergence, Linearizable],
+    checks: [Convergence, Serializable],
 )
 "#,
         "7:27",
-        &["unknown check `Linearizable`, expected one of: Convergence, LostWrites"],
+        &["unknown check `Serializable`, expected one of: Convergence, LostWrites, Linearizable, Sequential, Causal, ReadYourWrites, MonotonicReads, MonotonicWrites, WritesFollowReads, StaleReads"],
     );
 }
 

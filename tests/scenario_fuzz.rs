@@ -51,12 +51,7 @@ fn bundled() -> &'static [String] {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
     TEXTS.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("scenarios/ exists")
-            .map(|entry| entry.expect("readable entry").path())
-            .filter(|path| path.extension().is_some_and(|e| e == "ron"))
-            .collect();
-        files.sort();
+        let files = faultline::bundled::scenario_files(&dir);
         assert!(!files.is_empty(), "no bundled scenarios in {dir:?}");
         files
             .iter()

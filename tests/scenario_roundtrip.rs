@@ -15,8 +15,8 @@ fn hash(scenario: &dyn faultline::registry::LoadedScenario, seed: u64) -> String
 fn every_bundled_scenario_round_trips_through_ron() {
     let registry = Registry::builtin();
     let dir = format!("{}/scenarios", env!("CARGO_MANIFEST_DIR"));
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let file = entry.unwrap().path().display().to_string();
+    for path in faultline::bundled::scenario_files(std::path::Path::new(&dir)) {
+        let file = path.display().to_string();
         let original = registry.load_file(&file).unwrap();
         let text = original.to_ron();
         let again = registry.load_text(&file, &text).unwrap_or_else(|e| {

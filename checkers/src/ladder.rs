@@ -7,6 +7,7 @@
 //! | sequential | the sequential-consistency check (an input) | it found a serialization |
 //! | causal | [`crate::causal`] | CC held; the cell also names CM and CCv when they held |
 //! | read-your-writes, monotonic reads, monotonic writes, writes-follow-reads | [`crate::session`] | no violation of that guarantee |
+//! | no stale reads | [`crate::stale_reads`] | no read returned a value overwritten by a write that had completed before it began |
 //! | converged | [`crate::convergence`] | every live replica agrees after settle |
 //! | no lost writes | [`crate::lost_writes`] | no acknowledged write vanished unexplained |
 //!
@@ -28,9 +29,14 @@ use crate::causal::{CausalModel, CausalVerdict};
 use crate::convergence::ConvergenceVerdict;
 use crate::lost_writes::LostWritesVerdict;
 use crate::session::{Guarantee, SessionVerdict, VersionOrder};
+use crate::stale_reads::StaleReadsVerdict;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+fn not_checked() -> Status {
+    Status::NotChecked
+}
 
 /// The outcome of one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,6 +91,8 @@ pub enum Column {
     MonotonicWrites,
     /// Writes-follow-reads.
     WritesFollowReads,
+    /// No read returned a version overwritten before it began.
+    NoStaleReads,
     /// Replicas converged after settle.
     Converged,
     /// No acknowledged write was lost.
@@ -93,7 +101,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in ladder order.
-    pub const ALL: [Column; 9] = [
+    pub const ALL: [Column; 10] = [
         Column::Linearizable,
         Column::Sequential,
         Column::Causal,
@@ -101,6 +109,7 @@ impl Column {
         Column::MonotonicReads,
         Column::MonotonicWrites,
         Column::WritesFollowReads,
+        Column::NoStaleReads,
         Column::Converged,
         Column::NoLostWrites,
     ];
@@ -115,6 +124,7 @@ impl Column {
             Column::MonotonicReads => "monotonic-reads",
             Column::MonotonicWrites => "monotonic-writes",
             Column::WritesFollowReads => "writes-follow-reads",
+            Column::NoStaleReads => "no-stale-reads",
             Column::Converged => "converged",
             Column::NoLostWrites => "no-lost-writes",
         }
@@ -130,6 +140,7 @@ impl Column {
             Column::MonotonicReads => "MR",
             Column::MonotonicWrites => "MW",
             Column::WritesFollowReads => "WFR",
+            Column::NoStaleReads => "no-stale",
             Column::Converged => "conv",
             Column::NoLostWrites => "no-loss",
         }
@@ -151,6 +162,8 @@ pub struct LadderInputs<'a> {
     pub convergence: Option<&'a ConvergenceVerdict>,
     /// The lost-writes check.
     pub lost_writes: Option<&'a LostWritesVerdict>,
+    /// The stale-read measurement.
+    pub stale_reads: Option<&'a StaleReadsVerdict>,
 }
 
 impl Default for LadderInputs<'_> {
@@ -162,6 +175,7 @@ impl Default for LadderInputs<'_> {
             session: None,
             convergence: None,
             lost_writes: None,
+            stale_reads: None,
         }
     }
 }
@@ -187,6 +201,9 @@ pub struct LadderRow {
     pub monotonic_writes: Status,
     /// Writes-follow-reads.
     pub writes_follow_reads: Status,
+    /// No stale reads (absent from rows written before the column existed).
+    #[serde(default = "not_checked")]
+    pub no_stale_reads: Status,
     /// Converged after settle.
     pub converged: Status,
     /// No acknowledged write lost.
@@ -220,6 +237,12 @@ impl LadderRow {
             monotonic_reads: session(Guarantee::MonotonicReads),
             monotonic_writes: session(Guarantee::MonotonicWrites),
             writes_follow_reads: session(Guarantee::WritesFollowReads),
+            no_stale_reads: match inputs.stale_reads {
+                Some(verdict) if verdict.not_checked.is_none() => {
+                    Status::from_held(Some(verdict.none_stale()))
+                }
+                _ => Status::NotChecked,
+            },
             converged: inputs.convergence.map_or(Status::NotChecked, |v| {
                 Status::from_held(Some(v.converged()))
             }),
@@ -243,6 +266,7 @@ impl LadderRow {
             Column::MonotonicReads => self.monotonic_reads,
             Column::MonotonicWrites => self.monotonic_writes,
             Column::WritesFollowReads => self.writes_follow_reads,
+            Column::NoStaleReads => self.no_stale_reads,
             Column::Converged => self.converged,
             Column::NoLostWrites => self.no_lost_writes,
         }
@@ -353,6 +377,16 @@ pub struct LadderTally {
     pub columns: Vec<ColumnTally>,
 }
 
+impl LadderTally {
+    /// Counts one more run.
+    pub fn add(&mut self, row: &LadderRow) {
+        self.runs += 1;
+        for (column, tally) in Column::ALL.iter().zip(self.columns.iter_mut()) {
+            tally.add(row.status(*column));
+        }
+    }
+}
+
 /// Aggregates rows by group, groups in name order.
 pub fn tally<'a>(rows: impl IntoIterator<Item = (&'a str, &'a LadderRow)>) -> Vec<LadderTally> {
     let mut groups: BTreeMap<&str, LadderTally> = BTreeMap::new();
@@ -362,10 +396,7 @@ pub fn tally<'a>(rows: impl IntoIterator<Item = (&'a str, &'a LadderRow)>) -> Ve
             runs: 0,
             columns: vec![ColumnTally::default(); Column::ALL.len()],
         });
-        entry.runs += 1;
-        for (column, tally) in Column::ALL.iter().zip(entry.columns.iter_mut()) {
-            tally.add(row.status(*column));
-        }
+        entry.add(row);
     }
     groups.into_values().collect()
 }
@@ -434,12 +465,14 @@ mod tests {
         let history = skewed();
         let causal = causal::check(&history);
         let session = session::check(&history, VersionOrder::RealTime);
+        let stale = crate::stale_reads::check(&history);
         let lost = LostWritesVerdict::default();
         let inputs = LadderInputs {
             linearizable: Status::Violated,
             causal: Some(&causal),
             session: Some(&session),
             lost_writes: Some(&lost),
+            stale_reads: Some(&stale),
             ..LadderInputs::default()
         };
         let row = LadderRow::build("skewed", &inputs);
@@ -447,7 +480,9 @@ mod tests {
         use Status::*;
         assert_eq!(
             statuses,
-            vec![Violated, NotChecked, Held, Violated, Held, Held, Held, NotChecked, Held]
+            vec![
+                Violated, NotChecked, Held, Violated, Held, Held, Held, Violated, NotChecked, Held
+            ]
         );
         assert_eq!(
             row.causal_models,
@@ -456,7 +491,8 @@ mod tests {
         assert_eq!(
             row.render(),
             "skewed: linearizable NO, sequential -, causal CC,CM,CCv, read-your-writes NO, \
-             monotonic-reads yes, monotonic-writes yes, writes-follow-reads yes, converged -, \
+             monotonic-reads yes, monotonic-writes yes, writes-follow-reads yes, \
+             no-stale-reads NO, converged -, \
              no-lost-writes yes (session guarantees against real time)"
         );
     }
@@ -479,9 +515,9 @@ mod tests {
         assert_eq!(
             render_table(&[row, empty]),
             "\
-run                    lin  seq  causal     RYW  MR   MW   WFR  conv  no-loss
-lww-clock-skew seed 7  -    ?    CC,CM,CCv  NO   yes  yes  yes  -     -
-nothing checked        -    -    -          -    -    -    -    -     -
+run                    lin  seq  causal     RYW  MR   MW   WFR  no-stale  conv  no-loss
+lww-clock-skew seed 7  -    ?    CC,CM,CCv  NO   yes  yes  yes  -         -     -
+nothing checked        -    -    -          -    -    -    -    -         -     -
 yes held, NO violated, - not checked, ? unknown (a bound ran out)
 session guarantees judged against real time
 "
@@ -548,9 +584,9 @@ session guarantees judged against real time
         assert_eq!(
             render_tallies(&tallies),
             "\
-group  runs  lin     seq  causal  RYW  MR   MW   WFR  conv  no-loss
-lww    2     0/0+2?  -    -       1/2  2/2  2/2  2/2  -     -
-other  1     0/0+1?  -    -       1/1  1/1  1/1  1/1  -     -
+group  runs  lin     seq  causal  RYW  MR   MW   WFR  no-stale  conv  no-loss
+lww    2     0/0+2?  -    -       1/2  2/2  2/2  2/2  -         -     -
+other  1     0/0+1?  -    -       1/1  1/1  1/1  1/1  -         -     -
 held/decided runs per model; +N? runs unknown, - never checked
 "
         );

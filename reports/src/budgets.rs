@@ -106,7 +106,7 @@ pub(crate) fn measure(
                 s.stale.len(),
                 s.reads_ok
             ),
-            None => "not measured: no stale-read checker ran on this history".into(),
+            None => "not measured: the stale-read checker could not judge this history".into(),
         };
         let first = stale.and_then(|s| s.stale.first().map(|r| r.invoke_ns));
         lines.push(line(

@@ -5,12 +5,13 @@
 //!
 //! Schema history: version 1 had the verdict, violations, convergence, lost writes, network
 //! and faults; version 2 added the divergence diagnostics (taxonomy of causes, mismatch counts
-//! over time, heals, the first divergence), budgets, the consistency ladder, stale reads (a
-//! hook), latency, the fault timeline with clock offsets, the history window and the
+//! over time, heals, the first divergence), budgets, the consistency ladder, stale reads (from the stale-read
+//! checker), latency, the fault timeline with clock offsets, the history window and the
 //! space-time window. docs/report.md documents every field.
 
 pub mod budgets;
 pub mod charts;
+mod consistency;
 pub mod diagnostics;
 pub mod html;
 pub mod json;
@@ -31,13 +32,18 @@ pub use taxonomy::{Attribution, Cause, CauseTotal, StaleRead, Subject};
 pub use timeline::Timeline;
 pub use window::{SpaceTime, TraceCapture};
 
+use checkers::causal::CausalVerdict;
 use checkers::convergence::{ConvergenceVerdict, DivergentKey};
+use checkers::ladder::LadderRow;
+use checkers::linearizability as lin;
 use checkers::lost_writes::{LostWrite, LostWritesVerdict};
+use checkers::session::SessionVerdict;
+use checkers::stale_reads::StaleReadsVerdict;
 use serde::{Deserialize, Serialize};
 use sim_core::engine::RunResult;
 use sim_core::history::OutcomeCounts;
 use sim_core::network::DropReason;
-use sim_core::scenario::Budgets;
+use sim_core::scenario::{Budgets, CheckName};
 use sim_core::time::{format_nanos, SimTime};
 use std::collections::BTreeMap;
 
@@ -165,8 +171,8 @@ pub struct FaultLine {
     pub node: Option<String>,
 }
 
-/// The stale-read section: filled through [`CheckResults::stale_reads`] once a stale-read
-/// checker runs on the history (none is wired in yet).
+/// The stale-read section: the reads that returned a value overwritten by a write that had
+/// completed before they began.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StaleReadsSection {
     /// Successful reads in the run.
@@ -262,13 +268,16 @@ pub struct Report {
     /// The nodes, n1..nN (schema 2).
     #[serde(default)]
     pub nodes: Vec<String>,
-    /// Which consistency models held (schema 2).
+    /// Which consistency models held, with a few words each (schema 2).
     #[serde(default)]
     pub ladder: Vec<LadderEntry>,
+    /// The same as one row a sweep can tally (schema 2).
+    #[serde(default)]
+    pub ladder_row: Option<LadderRow>,
     /// The scenario's drift budgets and what was measured (schema 2).
     #[serde(default)]
     pub budgets: Vec<BudgetLine>,
-    /// Stale reads, when a stale-read checker ran (schema 2; a hook, none runs yet).
+    /// Stale reads, when the stale-read checker ran (schema 2).
     #[serde(default)]
     pub stale_reads: Option<StaleReadsSection>,
     /// Divergence diagnostics (schema 2).
@@ -308,21 +317,32 @@ pub struct RunIdentity {
     pub budgets: Budgets,
 }
 
-/// The checks that ran on the history (None: not asked for). Build with
-/// `..CheckResults::default()` so new checkers can add fields.
+/// The checkers' verdicts on a run (None: that checker did not run), and which of them judge
+/// it. Every verdict describes the run (the ladder, the diagnostics); only the checks in
+/// `judged` turn into violations. Build with `..CheckResults::default()` so new checkers can
+/// add fields.
 #[derive(Default)]
 pub struct CheckResults {
-    /// Convergence, when asked for.
+    /// The checks the scenario asks for: their failures are violations.
+    pub judged: Vec<CheckName>,
+    /// Convergence after settle.
     pub convergence: Option<ConvergenceVerdict>,
-    /// Lost writes, when asked for (or measured for a lost-writes budget).
+    /// Lost acknowledged writes.
     pub lost_writes: Option<LostWritesVerdict>,
-    /// The hook for a stale-read checker: its stale reads, when one ran. None until
-    /// checkers::stale_reads is wired into the pipeline; the stale-read budget and the
-    /// taxonomy's stale-read column read it.
+    /// The stale reads the taxonomy attributes (from `stale`, or set directly).
     pub stale_reads: Option<Vec<StaleRead>>,
-    /// Ladder rows from other checkers (linearizability, session guarantees), replacing the
-    /// default "not-checked" row of the same model.
-    pub ladder: Vec<LadderEntry>,
+    /// The stale-read measurement.
+    pub stale: Option<StaleReadsVerdict>,
+    /// The linearizability search.
+    pub linearizable: Option<lin::Report>,
+    /// The sequential-consistency search.
+    pub sequential: Option<lin::Report>,
+    /// The four session guarantees.
+    pub session: Option<SessionVerdict>,
+    /// Causal consistency (CC, CM, CCv).
+    pub causal: Option<CausalVerdict>,
+    /// The ladder row built from the verdicts above.
+    pub ladder_row: Option<LadderRow>,
 }
 
 impl Report {
@@ -356,15 +376,30 @@ impl Report {
             stale_reads.as_ref(),
             result.end_time.0,
         );
-        let violations = violations(
+        let judged = |name: CheckName| checks.judged.contains(&name);
+        let mut violations = violations(
             result,
             &identity.budgets,
-            (&convergence, &lost_writes),
+            (
+                convergence
+                    .as_ref()
+                    .filter(|_| judged(CheckName::Convergence)),
+                lost_writes
+                    .as_ref()
+                    .filter(|_| judged(CheckName::LostWrites)),
+            ),
             &budgets,
         );
+        let (consistency_violations, unknown_checks) = consistency::violations(result, checks);
+        // Invariants, then the checks, then the budgets: the consistency checks go with the checks.
+        let at = violations
+            .iter()
+            .position(|v| v.source == "budget")
+            .unwrap_or(violations.len());
+        violations.splice(at..at, consistency_violations);
         let verdict = if !violations.is_empty() {
             Verdict::Fail
-        } else if result.limit_reached.is_some() {
+        } else if result.limit_reached.is_some() || !unknown_checks.is_empty() {
             Verdict::Unknown
         } else {
             Verdict::Pass
@@ -383,7 +418,11 @@ impl Report {
             .map(|op| op.client.0 + 1)
             .max()
             .unwrap_or(0);
-        let ladder = ladder(&convergence, &lost_writes, &stale_reads, &checks.ladder);
+        let ladder = checks
+            .ladder_row
+            .as_ref()
+            .map(|row| consistency::entries(row, checks))
+            .unwrap_or_default();
         Report {
             schema_version: SCHEMA_VERSION,
             scenario: identity.scenario,
@@ -407,6 +446,7 @@ impl Report {
                 .map(|n| sim_core::ids::NodeId(n).to_string())
                 .collect(),
             ladder,
+            ladder_row: checks.ladder_row.clone(),
             budgets,
             stale_reads,
             latency: latency::latency(&result.history),
@@ -493,16 +533,16 @@ impl Report {
 fn violations(
     result: &RunResult,
     declared: &Budgets,
-    (convergence, lost_writes): (&Option<ConvergenceSection>, &Option<LostWritesSection>),
+    (convergence, lost_writes): (Option<&ConvergenceSection>, Option<&LostWritesSection>),
     budgets: &[BudgetLine],
 ) -> Vec<Violation> {
     let mut violations = invariant_violations(result);
-    if let Some(section) = convergence.as_ref().filter(|c| !c.converged) {
+    if let Some(section) = convergence.filter(|c| !c.converged) {
         violations.push(non_convergence(result, section));
     }
     // A lost-writes budget replaces the check's zero tolerance.
     if declared.lost_writes_max.is_none() {
-        if let Some(violation) = lost_writes.as_ref().and_then(lost_writes_violation) {
+        if let Some(violation) = lost_writes.and_then(lost_writes_violation) {
             violations.push(violation);
         }
     }
@@ -666,74 +706,6 @@ fn flags(lost: Option<&LostWritesVerdict>, stale: Option<&[StaleRead]>) -> BTree
             .or_insert_with(|| "witness".to_string());
     }
     flags
-}
-
-fn ladder(
-    convergence: &Option<ConvergenceSection>,
-    lost: &Option<LostWritesSection>,
-    stale: &Option<StaleReadsSection>,
-    extra: &[LadderEntry],
-) -> Vec<LadderEntry> {
-    let row = |model: &str, status: &str, detail: String| LadderEntry {
-        model: model.into(),
-        status: status.into(),
-        detail,
-    };
-    let not_checked = |model: &str| row(model, "not-checked", "no checker ran".into());
-    let mut rows = vec![
-        not_checked("linearizable"),
-        not_checked("session guarantees"),
-        match stale {
-            Some(s) if s.stale.is_empty() => row(
-                "no stale reads",
-                "held",
-                format!("{} reads, none stale", s.reads_ok),
-            ),
-            Some(s) => row(
-                "no stale reads",
-                "violated",
-                format!("{} of {} reads stale", s.stale.len(), s.reads_ok),
-            ),
-            None => not_checked("no stale reads"),
-        },
-        match lost {
-            Some(l) if l.lost.is_empty() => row(
-                "no lost writes",
-                "held",
-                format!("{} acknowledged writes kept", l.acknowledged),
-            ),
-            Some(l) => row(
-                "no lost writes",
-                "violated",
-                format!(
-                    "{} of {} acknowledged writes lost",
-                    l.lost.len(),
-                    l.acknowledged
-                ),
-            ),
-            None => not_checked("no lost writes"),
-        },
-        match convergence {
-            Some(c) if c.converged => row(
-                "eventual convergence",
-                "held",
-                "replicas agreed after settle".into(),
-            ),
-            Some(c) => row(
-                "eventual convergence",
-                "violated",
-                format!("{} key(s) still differ", c.divergent_keys.len()),
-            ),
-            None => not_checked("eventual convergence"),
-        },
-    ];
-    for entry in extra {
-        match rows.iter_mut().find(|r| r.model == entry.model) {
-            Some(existing) => *existing = entry.clone(),
-            None => rows.push(entry.clone()),
-        }
-    }
-    rows
 }
 
 fn stale_reads_section(

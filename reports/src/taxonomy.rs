@@ -142,8 +142,8 @@ pub struct CauseTotal {
     pub explanation: String,
 }
 
-/// A stale read as a stale-read checker reports it: the hook through which such a checker's
-/// findings reach the taxonomy and the budgets (none is wired in yet).
+/// A stale read as the stale-read checker reports it, reduced to what the taxonomy and the
+/// budgets need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleRead {
     /// The read.

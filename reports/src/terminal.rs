@@ -140,6 +140,9 @@ pub fn render(report: &Report, colour: Colour) -> String {
     if let Some(limit) = &report.limit_reached {
         line(&mut out, "limit", &format!("reached: {limit}"));
     }
+    if let Some(text) = ladder_line(report, colour) {
+        line(&mut out, "ladder", &text);
+    }
     let verdict = match report.verdict {
         Verdict::Pass => paint(colour, "32;1", "PASS"),
         Verdict::Fail => paint(
@@ -147,7 +150,14 @@ pub fn render(report: &Report, colour: Colour) -> String {
             "31;1",
             &format!("FAIL: {} violation(s)", report.violations.len()),
         ),
-        Verdict::Unknown => paint(colour, "33;1", "UNKNOWN: the run was cut short"),
+        Verdict::Unknown if report.limit_reached.is_some() => {
+            paint(colour, "33;1", "UNKNOWN: the run was cut short")
+        }
+        Verdict::Unknown => paint(
+            colour,
+            "33;1",
+            "UNKNOWN: a judged check's search ran out of budget (see the ladder)",
+        ),
     };
     line(&mut out, "verdict", &verdict);
     for violation in report.violations.iter().take(5) {
@@ -167,6 +177,40 @@ pub fn render(report: &Report, colour: Colour) -> String {
         line(&mut out, "reproduce", &report.reproduce);
     }
     out
+}
+
+/// The consistency ladder on one line: a short name and yes / NO / ? / - per model.
+fn ladder_line(report: &Report, colour: Colour) -> Option<String> {
+    if report.ladder.is_empty() {
+        return None;
+    }
+    let cells: Vec<String> = report
+        .ladder
+        .iter()
+        .map(|entry| {
+            let short = match entry.model.as_str() {
+                "linearizable" => "lin",
+                "sequential" => "seq",
+                "causal" => "causal",
+                "read-your-writes" => "RYW",
+                "monotonic-reads" => "MR",
+                "monotonic-writes" => "MW",
+                "writes-follow-reads" => "WFR",
+                "no-stale-reads" => "no-stale",
+                "converged" => "conv",
+                "no-lost-writes" => "no-loss",
+                other => other,
+            };
+            let cell = match entry.status.as_str() {
+                "held" => paint(colour, "32", "yes"),
+                "violated" => paint(colour, "31", "NO"),
+                "unknown" => paint(colour, "33", "?"),
+                _ => "-".to_string(),
+            };
+            format!("{short} {cell}")
+        })
+        .collect();
+    Some(cells.join("  "))
 }
 
 fn latency_line(report: &Report) -> Option<String> {

@@ -530,6 +530,22 @@ pub enum CheckName {
     Convergence,
     /// No acknowledged write vanished without a later write superseding it.
     LostWrites,
+    /// The history is linearizable, key by key (a budgeted search: out of budget is unknown).
+    Linearizable,
+    /// The history is sequentially consistent, key by key (same search, no real-time order).
+    Sequential,
+    /// The history is causally consistent (CC, for histories with unique write values).
+    Causal,
+    /// Each client reads its own completed writes or newer.
+    ReadYourWrites,
+    /// Each client's reads of a key never go back to an older version.
+    MonotonicReads,
+    /// Each client's writes take effect in the order it made them.
+    MonotonicWrites,
+    /// A client's write is ordered after the writes it had read.
+    WritesFollowReads,
+    /// No read returned a value overwritten by a write that completed before the read began.
+    StaleReads,
 }
 
 /// `(offset: "-50ms", drift_ppm: 20)`.
