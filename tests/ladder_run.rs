@@ -163,3 +163,17 @@ fn quorum_with_r_plus_w_at_most_n_serves_stale_reads_and_overlapping_quorums_do_
     assert_eq!(status(&strict, "no-stale-reads"), "held");
     assert_eq!(status(&strict, "read-your-writes"), "held");
 }
+
+#[test]
+fn a_judged_search_that_runs_out_of_budget_is_unknown_never_a_pass() {
+    // 40 keys written by three clients under skew: no sequential order is found or refuted
+    // within the step budget.
+    let report = run_edited(
+        "lww-clock-skew",
+        "checks: [Convergence, LostWrites]",
+        "checks: [Sequential]",
+    );
+    assert_eq!(status(&report, "sequential"), "unknown");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.verdict, Verdict::Unknown);
+}
