@@ -135,7 +135,7 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Resul
     let x_of = |x: f64| if panel.x_log { libm::log10(x) } else { x };
     let (x, y) = ranges(panel, &x_of);
     let mut plot: Plot = ChartBuilder::on(area)
-        .margin_top(30)
+        .margin_top(50)
         .margin_bottom(44)
         .margin_left(74)
         .margin_right(LEGEND_WIDTH_PX)
@@ -224,36 +224,41 @@ fn grid(
     (x, y): (&Range<f64>, &Range<f64>),
 ) -> Result<(), String> {
     let muted = SvgText::new(11.0).color(MUTED);
+    // The plot answers in pixels of the whole drawing; labels are drawn on this panel's area.
+    let (base_x, base_y) = area.get_base_pixel();
+    let at = |plot: &Plot<'_>, x: f64, y: f64| {
+        let (px, py) = plot.backend_coord(&(x, y));
+        (px - base_x, py - base_y)
+    };
     for tick in ticks(y.start, y.end, 6) {
         let line = PathElement::new(vec![(x.start, tick), (x.end, tick)], GRID);
         plot.draw_series(std::iter::once(line)).map_err(err)?;
-        let (px, py) = plot.backend_coord(&(x.start, tick));
+        let (px, py) = at(plot, x.start, tick);
         let style = muted.anchor(HPos::Right, VPos::Center);
         text(area, &number(tick), (px - 6, py), style)?;
     }
     let x_ticks: Vec<(f64, f64)> = if panel.x_log {
         log_ticks(x.start, x.end)
     } else {
-        ticks(x.start, x.end, 8).into_iter().map(|t| (t, t)).collect()
+        ticks(x.start, x.end, 8)
+            .into_iter()
+            .map(|t| (t, t))
+            .collect()
     };
-    for (at, value) in x_ticks {
-        let line = PathElement::new(vec![(at, y.start), (at, y.end)], GRID);
+    for (position, value) in x_ticks {
+        let line = PathElement::new(vec![(position, y.start), (position, y.end)], GRID);
         plot.draw_series(std::iter::once(line)).map_err(err)?;
-        let (px, py) = plot.backend_coord(&(at, y.start));
+        let (px, py) = at(plot, position, y.start);
         let style = muted.anchor(HPos::Center, VPos::Top);
         text(area, &number(value), (px, py + 6), style)?;
     }
     let frame = PathElement::new(
-        vec![
-            (x.start, y.end),
-            (x.start, y.start),
-            (x.end, y.start),
-        ],
+        vec![(x.start, y.end), (x.start, y.start), (x.end, y.start)],
         INK,
     );
     plot.draw_series(std::iter::once(frame)).map_err(err)?;
-    let (left, bottom) = plot.backend_coord(&(x.start, y.start));
-    let (right, top) = plot.backend_coord(&(x.end, y.end));
+    let (left, bottom) = at(plot, x.start, y.start);
+    let (right, top) = at(plot, x.end, y.end);
     let axis = SvgText::new(12.0).color(INK);
     text(
         area,
@@ -264,15 +269,15 @@ fn grid(
     text(
         area,
         &panel.y_label,
-        (left, top - 10),
-        axis.anchor(HPos::Left, VPos::Bottom),
+        (left - 60, top - 14),
+        axis.anchor(HPos::Left, VPos::Center),
     )
 }
 
 fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<(), String> {
     let (width, _) = area.dim_in_pixel();
     let x = width as i32 - LEGEND_WIDTH_PX as i32 + 16;
-    let mut y = 40;
+    let mut y = 60;
     for band in &panel.bands {
         let swatch = Rectangle::new([(x, y - 5), (x + 18, y + 5)], BAND.mix(0.35).filled());
         area.draw(&swatch).map_err(err)?;
@@ -290,7 +295,8 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()
                 .map_err(err)?,
             Style::Dashed => {
                 for start in [x, x + 11] {
-                    let dash = PathElement::new(vec![(start, y), (start + 7, y)], color.stroke_width(2));
+                    let dash =
+                        PathElement::new(vec![(start, y), (start + 7, y)], color.stroke_width(2));
                     area.draw(&dash).map_err(err)?;
                 }
             }
@@ -301,7 +307,12 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()
                 .draw(&Circle::new((x + 9, y), 6, color.stroke_width(2)))
                 .map_err(err)?,
         }
-        text(area, &series.name, (x + 24, y), SvgText::new(11.0).color(INK))?;
+        text(
+            area,
+            &series.name,
+            (x + 24, y),
+            SvgText::new(11.0).color(INK),
+        )?;
         y += 18;
     }
     Ok(())

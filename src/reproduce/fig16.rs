@@ -517,7 +517,12 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
             floor_ok &= ratio >= 1.0;
         }
         violations.extend(measured.violations.iter().map(|v| format!("{label}: {v}")));
-        rows.extend(line_rows(range, &measured.sample, theirs, measured.sample.trials() as u64));
+        rows.extend(line_rows(
+            range,
+            &measured.sample,
+            theirs,
+            measured.sample.trials() as u64,
+        ));
         medians.insert(label.clone(), measured.sample.median());
         counts.push(format!(
             "{label}: {} trials, {} censored, {} seeds skipped",

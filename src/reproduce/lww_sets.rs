@@ -113,7 +113,10 @@ pub fn scenario_text(variant: &Variant) -> Result<String, String> {
             "duration: \"30s\"".to_string(),
             format!("duration: \"{}ms\"", active_ms + 1_000),
         ),
-        ("clients: 5,".to_string(), format!("clients: {},", variant.clients)),
+        (
+            "clients: 5,".to_string(),
+            format!("clients: {},", variant.clients),
+        ),
         (
             "rate_per_s: 300,".to_string(),
             format!("rate_per_s: {},", variant.rate_per_s),
@@ -275,7 +278,9 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
             });
         }
     }
-    let runs = par_map(0..variants.len() as u64, |i| measure(&variants[i as usize], 1));
+    let runs = par_map(0..variants.len() as u64, |i| {
+        measure(&variants[i as usize], 1)
+    });
     let runs: Vec<SetRun> = runs.into_iter().collect::<Result<_, _>>()?;
     let (lww, lww_cut, union, union_cut, single) =
         (&runs[0], &runs[1], &runs[2], &runs[3], &runs[4]);
@@ -357,7 +362,9 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
         ),
     ];
     if plan.trials.is_some() || plan.full {
-        notes.push("T12 always runs the article's 2,000 adds; --full and --trials do not change it".into());
+        notes.push(
+            "T12 always runs the article's 2,000 adds; --full and --trials do not change it".into(),
+        );
     }
     Ok(Reproduction {
         id: "T12",
@@ -392,7 +399,7 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
                         color: 2,
                     },
                     Series {
-                        name: "paper: Riak LWW 71.7%".into(),
+                        name: "paper: Riak LWW 71.7% (rate unknown)".into(),
                         points: vec![(GATED_RATE_PER_S as f64, 71.7)],
                         style: Style::Rings,
                         color: 0,

@@ -71,7 +71,10 @@ impl TraceSink for Acceptances {
                     .push((record.index, record.time, record.node, record.detail));
             }
             TraceKind::Annotation if description.contains("silently superseded") => {
-                let value = description.split(' ').nth(2).and_then(|w| w.strip_prefix('v'));
+                let value = description
+                    .split(' ')
+                    .nth(2)
+                    .and_then(|w| w.strip_prefix('v'));
                 if let Some(value) = value.and_then(|v| v.parse().ok()) {
                     self.noted.insert(value);
                 }
@@ -103,7 +106,10 @@ pub fn measure(s_ms: u64, writes: u64, seed: u64) -> Result<SkewRun, String> {
     let duration_ms = (writes as f64 / RATE_PER_S * 1_000.0).ceil() as u64;
     let edits = [
         ("offset: \"-10ms\"", format!("offset: \"-{s_ms}ms\"")),
-        ("duration: \"10s\",", format!("duration: \"{duration_ms}ms\",")),
+        (
+            "duration: \"10s\",",
+            format!("duration: \"{duration_ms}ms\","),
+        ),
     ];
     let mut text = SCENARIO.to_string();
     for (from, to) in &edits {
@@ -148,11 +154,10 @@ fn score(result: &RunResult, sink: &Acceptances) -> Result<SkewRun, String> {
         }
     }
     let winner = largest.map(|(_, value)| value);
-    run.final_is_largest_stamp = result
-        .final_views
-        .iter()
-        .flatten()
-        .all(|view| view.values().all(|values| values.first().copied() == winner));
+    run.final_is_largest_stamp = result.final_views.iter().flatten().all(|view| {
+        view.values()
+            .all(|values| values.first().copied() == winner)
+    });
     run.noted_are_lost = sink.noted.is_subset(&lost_values);
     Ok(run)
 }
@@ -185,7 +190,12 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
         let allowed = TOLERANCE * widen;
         rows.push(Row::new(
             format!("s = {s_ms} ms: share of writes lost"),
-            format!("{} ({} of {})", percent(share, 2), run.lost, run.acknowledged),
+            format!(
+                "{} ({} of {})",
+                percent(share, 2),
+                run.lost,
+                run.acknowledged
+            ),
             percent(expected, 2),
             format!("±{:.2} pp", allowed * 100.0),
             Check::from((share - expected).abs() <= allowed),

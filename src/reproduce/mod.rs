@@ -350,10 +350,7 @@ fn unknown(name: &str) -> String {
 
 /// Runs `trial` for every seed in `seeds` over the available cores and returns the results
 /// in seed order, so the outcome never depends on how the work was split.
-pub fn par_map<T: Send>(
-    seeds: std::ops::Range<u64>,
-    trial: impl Fn(u64) -> T + Sync,
-) -> Vec<T> {
+pub fn par_map<T: Send>(seeds: std::ops::Range<u64>, trial: impl Fn(u64) -> T + Sync) -> Vec<T> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8) as u64;
@@ -443,7 +440,11 @@ pub fn cli(args: &ReproduceArgs) -> u8 {
     let mut out = std::io::stdout().lock();
     if args.list {
         for target in targets() {
-            let _ = writeln!(out, "{:<4} {:<18} {}", target.id, target.name, target.summary);
+            let _ = writeln!(
+                out,
+                "{:<4} {:<18} {}",
+                target.id, target.name, target.summary
+            );
             let _ = writeln!(out, "{:<23} trials: {}", "", target.trials);
         }
         return exit::PASS;

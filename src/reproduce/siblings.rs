@@ -172,8 +172,16 @@ fn values(values: &[Value]) -> String {
 /// Runs T11.
 pub fn run(plan: &Plan) -> Result<Reproduction, String> {
     let runs = [
-        ("scenario 1", "server VV", scenario_one(VclockMode::ServerVv)?),
-        ("scenario 2", "server VV", scenario_two(VclockMode::ServerVv)?),
+        (
+            "scenario 1",
+            "server VV",
+            scenario_one(VclockMode::ServerVv)?,
+        ),
+        (
+            "scenario 2",
+            "server VV",
+            scenario_two(VclockMode::ServerVv)?,
+        ),
         ("scenario 1", "DVV", scenario_one(VclockMode::Dvv)?),
         ("scenario 2", "DVV", scenario_two(VclockMode::Dvv)?),
     ];
@@ -218,7 +226,11 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
                 .enumerate()
                 .map(|(w, count)| ((w + 1) as f64, *count as f64))
                 .collect(),
-            style: if i % 2 == 0 { Style::Line } else { Style::Dashed },
+            style: if i % 2 == 0 {
+                Style::Line
+            } else {
+                Style::Dashed
+            },
             color: i / 2,
         })
         .collect();

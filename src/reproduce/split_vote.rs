@@ -15,7 +15,7 @@
 
 use super::chart::{Figure, Panel, Series, Style};
 use super::stats::{binomial_sigma, choose, widening};
-use super::{par_map, AnnotationsOnly, percent, Check, Plan, Reproduction, Row};
+use super::{par_map, percent, AnnotationsOnly, Check, Plan, Reproduction, Row};
 use crate::Registry;
 use protocols::raft::timing::{Leadership, LeadershipLog};
 use sim_core::engine::RunOptions;
@@ -50,24 +50,67 @@ pub struct Shape {
 
 /// The nine rows of TARGETS.md T2 with the thesis's own numbers.
 pub const SHAPES: [Shape; 9] = [
-    Shape { n: 5, s: 4, l: 0.01, thesis: "about 0.06%" },
-    Shape { n: 5, s: 4, l: 0.10, thesis: "about 5.2%" },
-    Shape { n: 5, s: 4, l: 0.20, thesis: "about 18.1%" },
-    Shape { n: 5, s: 3, l: 0.20, thesis: "about half" },
-    Shape { n: 9, s: 7, l: 0.20, thesis: "about 15%" },
-    Shape { n: 9, s: 5, l: 0.20, thesis: "nearly 70%" },
-    Shape { n: 9, s: 6, l: 0.20, thesis: "about 35%" },
-    Shape { n: 7, s: 6, l: 0.20, thesis: "about 10%" },
-    Shape { n: 9, s: 5, l: 0.10, thesis: "40%" },
+    Shape {
+        n: 5,
+        s: 4,
+        l: 0.01,
+        thesis: "about 0.06%",
+    },
+    Shape {
+        n: 5,
+        s: 4,
+        l: 0.10,
+        thesis: "about 5.2%",
+    },
+    Shape {
+        n: 5,
+        s: 4,
+        l: 0.20,
+        thesis: "about 18.1%",
+    },
+    Shape {
+        n: 5,
+        s: 3,
+        l: 0.20,
+        thesis: "about half",
+    },
+    Shape {
+        n: 9,
+        s: 7,
+        l: 0.20,
+        thesis: "about 15%",
+    },
+    Shape {
+        n: 9,
+        s: 5,
+        l: 0.20,
+        thesis: "nearly 70%",
+    },
+    Shape {
+        n: 9,
+        s: 6,
+        l: 0.20,
+        thesis: "about 35%",
+    },
+    Shape {
+        n: 7,
+        s: 6,
+        l: 0.20,
+        thesis: "about 10%",
+    },
+    Shape {
+        n: 9,
+        s: 5,
+        l: 0.10,
+        thesis: "40%",
+    },
 ];
 
 /// The thesis's closed form for Pr(split).
 pub fn formula(n: u32, s: u32, l: f64) -> f64 {
     let c = s - n / 2 + 1;
     (c - 1..=s)
-        .map(|k| {
-            choose(s as u64, k as u64) * l.powi(k as i32) * (1.0 - l).powi((s - k) as i32)
-        })
+        .map(|k| choose(s as u64, k as u64) * l.powi(k as i32) * (1.0 - l).powi((s - k) as i32))
         .sum()
 }
 
@@ -79,7 +122,10 @@ pub fn scenario_text(shape: &Shape) -> Result<String, String> {
         .collect();
     let edits = [
         ("nodes: 5,", format!("nodes: {},", shape.n)),
-        ("Constant(\"10ms\")", format!("Constant(\"{latency_us}us\")")),
+        (
+            "Constant(\"10ms\")",
+            format!("Constant(\"{latency_us}us\")"),
+        ),
         ("At(\"0s\", Crash(\"n5\")),", crashes.join("\n        ")),
     ];
     let mut text = SCENARIO.to_string();
@@ -121,8 +167,7 @@ pub fn measure(shape: &Shape, seeds: std::ops::Range<u64>) -> Result<u64, String
 /// T2's tolerance at `trials` trials: max(0.5 pp, 4σ at 100,000), widened by the square root
 /// of the trial-count ratio.
 pub fn tolerance(expected: f64, trials: u64) -> f64 {
-    TOLERANCE_FLOOR.max(4.0 * binomial_sigma(expected, FULL_TRIALS))
-        * widening(FULL_TRIALS, trials)
+    TOLERANCE_FLOOR.max(4.0 * binomial_sigma(expected, FULL_TRIALS)) * widening(FULL_TRIALS, trials)
 }
 
 /// Runs T2.
@@ -198,7 +243,9 @@ mod tests {
 
     #[test]
     fn the_formula_gives_the_thesis_numbers() {
-        let expected = [0.0006, 0.0523, 0.1808, 0.488, 0.148, 0.672, 0.345, 0.099, 0.410];
+        let expected = [
+            0.0006, 0.0523, 0.1808, 0.488, 0.148, 0.672, 0.345, 0.099, 0.410,
+        ];
         for (shape, want) in SHAPES.iter().zip(expected) {
             let got = formula(shape.n, shape.s, shape.l);
             assert!((got - want).abs() < 0.0006, "{shape:?}: {got}");

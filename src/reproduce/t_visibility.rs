@@ -92,13 +92,19 @@ pub struct Fit {
 
 const LNKD_SSD_MIX: Mix = Mix {
     share: 0.9122,
-    first: Dist::Pareto { xm: 0.235, alpha: 10.0 },
+    first: Dist::Pareto {
+        xm: 0.235,
+        alpha: 10.0,
+    },
     second: Dist::Exponential { lambda: 1.66 },
 };
 
 const LNKD_DISK_W: Mix = Mix {
     share: 0.38,
-    first: Dist::Pareto { xm: 1.05, alpha: 1.51 },
+    first: Dist::Pareto {
+        xm: 1.05,
+        alpha: 1.51,
+    },
     second: Dist::Exponential { lambda: 0.183 },
 };
 
@@ -121,12 +127,18 @@ pub const FITS: [Fit; 4] = [
         name: "YMMR",
         w: Mix {
             share: 0.939,
-            first: Dist::Pareto { xm: 3.0, alpha: 3.5 },
+            first: Dist::Pareto {
+                xm: 3.0,
+                alpha: 3.5,
+            },
             second: Dist::Exponential { lambda: 0.0028 },
         },
         ars: Mix {
             share: 0.982,
-            first: Dist::Pareto { xm: 1.5, alpha: 3.8 },
+            first: Dist::Pareto {
+                xm: 1.5,
+                alpha: 3.8,
+            },
             second: Dist::Exponential { lambda: 0.0217 },
         },
         wan: false,
@@ -349,11 +361,19 @@ fn binned(trials: &[Trial], thresholds: &[f64]) -> Vec<(usize, f64, f64, f64)> {
             let inside: Vec<&Trial> = trials.iter().filter(|(t, _)| t >= lo && t < hi).collect();
             let count = inside.len();
             let consistent = inside.iter().filter(|(_, ok)| *ok).count();
-            let predicted: Vec<f64> = inside.iter().map(|(t, _)| consistent_at(thresholds, *t)).collect();
+            let predicted: Vec<f64> = inside
+                .iter()
+                .map(|(t, _)| consistent_at(thresholds, *t))
+                .collect();
             let expected = predicted.iter().sum::<f64>() / count.max(1) as f64;
             let variance: f64 = predicted.iter().map(|p| p * (1.0 - p)).sum();
             let sigma = variance.sqrt() / count.max(1) as f64;
-            (count, consistent as f64 / count.max(1) as f64, expected, sigma)
+            (
+                count,
+                consistent as f64 / count.max(1) as f64,
+                expected,
+                sigma,
+            )
         })
         .collect()
 }
@@ -361,7 +381,10 @@ fn binned(trials: &[Trial], thresholds: &[f64]) -> Vec<(usize, f64, f64, f64)> {
 fn oracle_rows(rows: &mut Vec<Row>) -> Vec<Series> {
     let mut series = Vec::new();
     let fits = FITS.iter().zip(OURS.iter().map(|(_, v, p)| (*v, Some(*p))));
-    let all = fits.chain(std::iter::once((&EXPONENTIAL_10, (EXPONENTIAL_10_OURS, None))));
+    let all = fits.chain(std::iter::once((
+        &EXPONENTIAL_10,
+        (EXPONENTIAL_10_OURS, None),
+    )));
     for (index, (fit, (ours, paper))) in all.enumerate() {
         let thresholds = oracle(fit, ORACLE_TRIALS, 1 + index as u64);
         for (t, want) in TS_MS.iter().zip(ours) {
@@ -415,7 +438,9 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
     let simulated = simulate(trials, 1)?;
     let thresholds = oracle(&EXPONENTIAL_10, ORACLE_TRIALS, 99);
     let mut measured_points = Vec::new();
-    for ((lo, hi), (count, share, expected, sigma)) in BINS_MS.iter().zip(binned(&simulated, &thresholds)) {
+    for ((lo, hi), (count, share, expected, sigma)) in
+        BINS_MS.iter().zip(binned(&simulated, &thresholds))
+    {
         let allowed = TOLERANCE.max(4.0 * sigma.max(binomial_sigma(expected, count as u64)));
         rows.push(Row::new(
             format!("quorum_kv, exponential 10 ms: P(consistent), t in [{lo}, {hi}) ms"),
