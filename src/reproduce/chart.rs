@@ -552,8 +552,9 @@ mod tests {
         };
         let out = svg(&figure).expect("draws");
         assert!(out.starts_with("<svg"), "{}", &out[..40]);
-        assert!(out.contains(">Split votes</text>"));
-        assert!(out.contains(">measured (%)</text>"));
+        // The backend writes each label on a line of its own inside its <text> element.
+        assert!(out.contains("\nSplit votes\n</text>"));
+        assert!(out.contains("\nmeasured (%)\n</text>"));
         assert!(out.contains("<circle"));
     }
 
