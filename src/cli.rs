@@ -135,6 +135,8 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         runs_max: u64,
     },
+    /// Re-run a published result (see --list) and compare; write NAME.csv and NAME.svg.
+    Reproduce(crate::reproduce::ReproduceArgs),
     /// Combine results files (from shards of one sweep) into one summary.
     Merge {
         /// The results files.
@@ -277,6 +279,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
             junit,
             json,
         } => crate::sweep_cli::merge(&results, junit.as_deref(), json),
+        Command::Reproduce(args) => crate::reproduce::cli(&args),
     };
     ExitCode::from(code)
 }

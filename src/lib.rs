@@ -9,6 +9,7 @@ pub mod cli;
 pub mod pipeline;
 pub mod registry;
 pub mod report_cli;
+pub mod reproduce;
 pub mod shrink;
 pub mod sweep;
 mod sweep_cli;

@@ -18,7 +18,8 @@
 //! trial's), so the k > 1 estimates are unbiased but slightly more variable than binomial;
 //! k = 1 trials are independent.
 //!
-//! The test suite runs a reduced form: 10,000 trials per configuration, with T7's tolerance
+//! The measurement and the scoring live in `faultline::reproduce::k_staleness`, shared with
+//! `faultline reproduce pbs-k-staleness`. The test suite runs a reduced form: 10,000 trials per configuration, with T7's tolerance
 //! max(0.5 points, 4 sigma at 100,000) widened by sqrt(100,000 / 10,000), as T7's compute
 //! note says. The full grid at 100,000 trials runs outside the suite:
 //!
@@ -26,135 +27,16 @@
 //! cargo test --release --test quorum_pbs -- --ignored --nocapture
 //! ```
 
-use faultline::pipeline::run_and_report;
-use faultline::Registry;
-use sim_core::engine::RunOptions;
-use sim_core::history::{History, OpKind, Outcome};
-use sim_core::ids::Value;
+use faultline::reproduce::k_staleness::{measure, p_stale, tolerance, FULL_TRIALS, KS};
 
-const SCENARIO: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/scenarios/quorum-pbs-staleness.ron"
-);
-
-/// The k of "within the last k versions" that T7 grades.
-const KS: [u32; 4] = [1, 2, 3, 5];
-
-/// T7's warm-up: trials start once this many writes are acknowledged.
-const WARM_UP_WRITES: usize = 20;
-
-/// T7's trial count, and the tolerance floor there.
-const FULL_TRIALS: u64 = 100_000;
-const TOLERANCE_FLOOR: f64 = 0.005;
-
-/// C(n, k).
-fn choose(n: u32, k: u32) -> f64 {
-    if k > n {
-        return 0.0;
-    }
-    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
-}
-
-/// The PBS closed form: the chance that a read quorum misses a given write quorum.
-fn p_stale(n: u32, r: u32, w: u32) -> f64 {
-    choose(n - w, r) / choose(n, r)
-}
-
-/// Trials and, per k in [`KS`], how many were within k.
-#[derive(Debug)]
-struct Measured {
-    trials: u64,
-    within: [u64; 4],
-}
-
-/// Scores a history as the module documentation says.
-fn score(history: &History) -> Measured {
-    let mut acknowledged: Vec<Value> = Vec::new();
-    let mut last_was_acked_write = false;
-    let mut measured = Measured {
-        trials: 0,
-        within: [0; 4],
-    };
-    for op in &history.ops {
-        match (op.kind, op.outcome) {
-            (OpKind::Put, Outcome::Ok) => {
-                acknowledged.push(op.write.expect("a put writes"));
-                last_was_acked_write = true;
-                continue;
-            }
-            (OpKind::Get, Outcome::Ok)
-                if last_was_acked_write && acknowledged.len() >= WARM_UP_WRITES =>
-            {
-                let seen = op.read.as_ref().expect("an ok read").iter().max().copied();
-                measured.trials += 1;
-                for (slot, k) in KS.iter().enumerate() {
-                    let oldest_allowed = acknowledged[acknowledged.len() - *k as usize];
-                    if seen.is_some_and(|v| v >= oldest_allowed) {
-                        measured.within[slot] += 1;
-                    }
-                }
-            }
-            _ => {}
-        }
-        last_was_acked_write = false;
-    }
-    measured
-}
-
-/// Runs the PBS scenario for (n, r, w) until about `trials` trials, with `seed`.
-fn measure(n: u32, r: u32, w: u32, trials: u64, seed: u64) -> Measured {
-    let text = std::fs::read_to_string(SCENARIO).expect("the PBS scenario");
-    // About four operations per trial (half are writes, and half the reads follow a write)
-    // and 10 ms per operation at most; a margin on both.
-    let ops = trials * 9 / 2 + 200;
-    let replaced = [
-        ("nodes: 3,", format!("nodes: {n},")),
-        ("n: 3,", format!("n: {n},")),
-        ("r: 1,", format!("r: {r},")),
-        ("w: 1,", format!("w: {w},")),
-        (
-            "duration: \"30s\",",
-            format!("duration: \"{}ms\",", ops * 10),
-        ),
-        (
-            "timeout: \"1s\")",
-            format!("timeout: \"1s\", ops_per_client_max: {ops})"),
-        ),
-    ];
-    let text = replaced.iter().fold(text, |text, (from, to)| {
-        assert!(text.contains(from), "the PBS scenario has `{from}`");
-        text.replacen(from, to, 1)
-    });
-    let scenario = Registry::builtin()
-        .load_text(SCENARIO, &text)
-        .unwrap_or_else(|error| panic!("{error}"));
-    let (result, _) = run_and_report(
-        "faultline",
-        scenario.as_ref(),
-        seed,
-        RunOptions::default(),
-        None,
-    );
-    let measured = score(&result.history);
+/// Checks one configuration against the closed form for every k; returns the table rows.
+fn check(n: u32, r: u32, w: u32, trials: u64, seed: u64) -> Vec<String> {
+    let measured = measure(n, r, w, trials, seed).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         measured.trials >= trials,
         "({n}, {r}, {w}): only {} trials",
         measured.trials
     );
-    measured
-}
-
-/// T7's tolerance at `trials` trials: max(0.5 points, 4 sigma) at 100,000, widened by the
-/// square root of the trial-count ratio.
-fn tolerance(expected: f64, trials: u64) -> f64 {
-    let sigma_full = (expected * (1.0 - expected) / FULL_TRIALS as f64).sqrt();
-    let widen = (FULL_TRIALS as f64 / trials as f64).sqrt().max(1.0);
-    TOLERANCE_FLOOR.max(4.0 * sigma_full) * widen
-}
-
-/// Checks one configuration against the closed form for every k; returns the table rows.
-fn check(n: u32, r: u32, w: u32, trials: u64, seed: u64) -> Vec<String> {
-    let measured = measure(n, r, w, trials, seed);
     let p = p_stale(n, r, w);
     let mut rows = Vec::new();
     for (slot, k) in KS.iter().enumerate() {

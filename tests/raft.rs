@@ -5,11 +5,11 @@
 
 use faultline::pipeline::run_and_report;
 use faultline::registry::LoadedScenario;
+use faultline::reproduce::{self, fig16};
 use faultline::Registry;
 use protocols::raft::timing::LeadershipLog;
 use reports::{Report, Verdict};
 use sim_core::engine::RunOptions;
-use sim_core::fault::FaultAction;
 use sim_core::ids::NodeId;
 use sim_core::time::SimDuration;
 
@@ -286,73 +286,29 @@ fn golden_trace_hash_of_raft() {
 const PAPER_150_300_MEDIAN_MS: f64 = 171.2;
 const PAPER_150_300_P90_MS: f64 = 244.0;
 
-/// Downtimes (crash to the last survivor hearing the new leader), in ms, sorted, for `seeds`
-/// of the election-timing scenario with timeouts in [lo, hi] ms and heartbeats every lo/2;
-/// and how many trials elected no leader before the run ended (censored).
-fn downtimes(lo_ms: u64, hi_ms: u64, seeds: std::ops::Range<u64>) -> (Vec<f64>, usize) {
-    let heartbeat_us = lo_ms * 1_000 / 2;
-    let scenario = load_edited(
-        "raft-election-timing",
-        &[
-            (
-                "election_timeout_min: \"150ms\"",
-                &format!("election_timeout_min: \"{lo_ms}ms\""),
-            ),
-            (
-                "election_timeout_max: \"300ms\"",
-                &format!("election_timeout_max: \"{hi_ms}ms\""),
-            ),
-            (
-                "heartbeat_every: \"75ms\"",
-                &format!("heartbeat_every: \"{heartbeat_us}us\""),
-            ),
-        ],
-    );
-    let survivors: Vec<NodeId> = (1..5).map(NodeId).collect();
-    let mut measured = Vec::new();
-    let mut censored = 0;
-    for seed in seeds {
-        let mut log = LeadershipLog::default();
-        let result = scenario.run(seed, RunOptions::default(), Some(&mut log));
-        assert!(
-            result.violations.is_empty(),
-            "seed {seed}: {:#?}",
-            result.violations
-        );
-        let crash = result
-            .faults
-            .iter()
-            .find(|fault| fault.action == FaultAction::Crash(NodeId(0)))
-            .expect("the scenario crashes n1")
-            .at;
-        match log.downtime_after(crash, &survivors) {
-            Some(downtime) => measured.push(downtime.0 as f64 / 1e6),
-            None => censored += 1,
-        }
-    }
-    measured.sort_by(f64::total_cmp);
-    (measured, censored)
-}
-
-/// The ⌈q·n⌉-th smallest value, as TARGETS.md computes the paper's quantiles.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// Figure 16, 150-300 ms, smoke form: 200 trials instead of 1,000, the tolerances of
-/// TARGETS.md T1 gate A (median ±15%, p90 ±25%) and gate C (no downtime below lo/2).
+/// TARGETS.md T1 gate A (median ±15%, p90 ±25%) and gate C (no downtime below lo/2). The
+/// measurement is the library's (`faultline reproduce raft-fig16` runs every line).
 #[test]
 fn figure_16_a_crashed_leader_is_replaced_about_as_fast_as_in_the_paper() {
-    let (measured, censored) = downtimes(150, 300, 0..200);
-    assert_eq!(censored, 0);
+    let measured = fig16::downtimes(
+        fig16::Range {
+            lo_ms: 150,
+            hi_ms: 300,
+        },
+        200,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(measured.violations.is_empty(), "{:#?}", measured.violations);
+    let sample = measured.sample;
+    assert_eq!(sample.censored, 0);
     assert!(
-        measured[0] >= 75.0,
+        sample.sorted[0] >= 75.0,
         "gate C: {} ms is below lo/2",
-        measured[0]
+        sample.sorted[0]
     );
-    let median = quantile(&measured, 0.5);
-    let p90 = quantile(&measured, 0.9);
+    let median = sample.median().expect("no trial censored");
+    let p90 = sample.quantile(0.9).expect("no trial censored");
     assert!(
         (median / PAPER_150_300_MEDIAN_MS - 1.0).abs() <= 0.15,
         "median {median:.1} ms against the paper's {PAPER_150_300_MEDIAN_MS}"
@@ -364,40 +320,12 @@ fn figure_16_a_crashed_leader_is_replaced_about_as_fast_as_in_the_paper() {
 }
 
 /// The full comparison, 1,000 trials per timeout range, printed beside the paper's data:
-/// `cargo test --release --test raft -- --ignored --nocapture figure_16_table`.
+/// `cargo test --release --test raft -- --ignored --nocapture figure_16_table`, or
+/// `faultline reproduce raft-fig16 --full`.
 #[test]
 #[ignore = "about a minute in release mode; prints a table rather than judging it"]
 fn figure_16_table() {
-    // range, then the paper's [DATA] p10, median, mean, p90, p99 (TARGETS.md T1).
-    let paper: [((u64, u64), [f64; 5]); 8] = [
-        ((150, 151), [434.3, 1198.4, 1535.8, 3131.7, 5981.7]),
-        ((150, 155), [119.2, 287.3, 345.0, 606.4, 1224.2]),
-        ((150, 175), [106.7, 141.0, 163.7, 291.0, 462.5]),
-        ((150, 200), [110.2, 146.4, 156.0, 193.4, 344.7]),
-        ((150, 300), [124.4, 171.2, 180.7, 244.0, 405.4]),
-        ((25, 50), [30.5, 43.0, 47.9, 73.3, 118.0]),
-        ((50, 100), [47.5, 66.7, 71.3, 95.6, 168.0]),
-        ((100, 200), [85.1, 120.1, 125.4, 165.5, 272.8]),
-    ];
-    println!(
-        "range      | ours: min p10 p50 mean p90 p99 max (censored) | paper: p10 p50 mean p90 p99"
-    );
-    for ((lo, hi), theirs) in paper {
-        let (ours, censored) = downtimes(lo, hi, 0..1_000);
-        let mean = ours.iter().sum::<f64>() / ours.len() as f64;
-        println!(
-            "{lo}-{hi} ms | {:.1} {:.1} {:.1} {mean:.1} {:.1} {:.1} {:.1} ({censored}) | {:.1} {:.1} {:.1} {:.1} {:.1}",
-            ours[0],
-            quantile(&ours, 0.1),
-            quantile(&ours, 0.5),
-            quantile(&ours, 0.9),
-            quantile(&ours, 0.99),
-            ours[ours.len() - 1],
-            theirs[0],
-            theirs[1],
-            theirs[2],
-            theirs[3],
-            theirs[4],
-        );
-    }
+    let reproduction = reproduce::reproduce("raft-fig16", &reproduce::Plan::FULL)
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("{}", reproduction.render());
 }
