@@ -39,6 +39,10 @@ pub trait LoadedScenario: Send + Sync {
     fn has_nemesis(&self) -> bool;
     /// The client count.
     fn clients(&self) -> u32;
+    /// The key count.
+    fn keys(&self) -> u32;
+    /// How long after the start of the run clients begin.
+    fn clients_start_after(&self) -> SimDuration;
     /// The drift budgets the scenario declares.
     fn budgets(&self) -> scenario::Budgets {
         scenario::Budgets::default()
@@ -99,6 +103,12 @@ impl<P: Protocol> LoadedScenario for Loaded<P> {
     }
     fn clients(&self) -> u32 {
         self.0.clients()
+    }
+    fn keys(&self) -> u32 {
+        self.0.keys()
+    }
+    fn clients_start_after(&self) -> SimDuration {
+        self.0.clients_start_after()
     }
     fn budgets(&self) -> scenario::Budgets {
         self.0.budgets()

@@ -33,6 +33,8 @@ use std::marker::PhantomData;
 pub const NODES_MAX: u32 = 64;
 /// The most clients a workload may have.
 pub const CLIENTS_MAX: u32 = 10_000;
+/// Operations per second per client when the workload does not say.
+pub const DEFAULT_RATE_PER_S: f64 = 10.0;
 /// The largest clock drift, either way, in parts per million (10%).
 pub const DRIFT_PPM_MAX: f64 = 100_000.0;
 
@@ -950,6 +952,9 @@ pub struct WorkloadSpec {
     /// Stop each client after this many operations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_client_max: Option<u64>,
+    /// How long after the start of the run clients begin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<Dur>,
     /// Redirects followed per operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirects_max: Option<u32>,
@@ -1148,6 +1153,16 @@ fn validate_workload(workload: &WorkloadSpec) -> Result<(), String> {
     if workload.timeout.is_some_and(|t| t.0 == SimDuration::ZERO) {
         return Err("timeout must be longer than 0s".into());
     }
+    if let (Some(start), Some(Some(duration))) =
+        (workload.start_after, with_context(|c| c.duration))
+    {
+        if start.0 >= duration {
+            return Err(format!(
+                "start_after ({}) must be before the end of the fault phase (duration {duration}): clients issue operations only then",
+                start.0
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -1261,8 +1276,15 @@ pub struct ScenarioEdit {
     pub duration: Option<SimDuration>,
     /// Pin this seed in the file.
     pub seed: Option<u64>,
-    /// Move every pinned fault to `time * numerator / denominator` (earlier, when < 1).
-    pub fault_time_scale: Option<(u64, u64)>,
+    /// Move every pinned fault, and the clients' start, to `time * numerator / denominator`
+    /// (earlier, when < 1).
+    pub time_scale: Option<(u64, u64)>,
+    /// A new key count.
+    pub keys: Option<u32>,
+    /// A new time for clients to begin.
+    pub start_after: Option<SimDuration>,
+    /// Multiply each client's operation rate by `numerator / denominator` (slower, when < 1).
+    pub rate_scale: Option<(u64, u64)>,
 }
 
 impl<P: Protocol> Scenario<P> {
@@ -1308,12 +1330,28 @@ impl<P: Protocol> Scenario<P> {
         if let Some(seed) = edit.seed {
             parsed.seed = Some(seed);
         }
-        if let Some((numerator, denominator)) = edit.fault_time_scale {
-            for FaultSpec::At(at, _) in &mut parsed.faults {
+        if let Some((numerator, denominator)) = edit.time_scale {
+            let scale = |time: SimDuration| {
                 let scaled =
-                    at.0.as_nanos() as u128 * numerator as u128 / denominator.max(1) as u128;
-                at.0 = SimDuration(scaled.min(u64::MAX as u128) as u64);
+                    time.as_nanos() as u128 * numerator as u128 / denominator.max(1) as u128;
+                SimDuration(scaled.min(u64::MAX as u128) as u64)
+            };
+            for FaultSpec::At(at, _) in &mut parsed.faults {
+                at.0 = scale(at.0);
             }
+            if let Some(start) = &mut parsed.workload.start_after {
+                start.0 = scale(start.0);
+            }
+        }
+        if let Some(keys) = edit.keys {
+            parsed.workload.keys = Some(keys);
+        }
+        if let Some(start) = edit.start_after {
+            parsed.workload.start_after = Some(Dur(start));
+        }
+        if let Some((numerator, denominator)) = edit.rate_scale {
+            let rate = parsed.workload.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S);
+            parsed.workload.rate_per_s = Some(rate * numerator as f64 / denominator.max(1) as f64);
         }
         self.reread(&parsed)
     }
@@ -1344,6 +1382,22 @@ impl<P: Protocol> Scenario<P> {
             .workload
             .clients
             .unwrap_or(WorkloadConfig::default().clients)
+    }
+
+    /// The key count.
+    pub fn keys(&self) -> u32 {
+        self.parsed
+            .workload
+            .keys
+            .unwrap_or(WorkloadConfig::default().keys)
+    }
+
+    /// How long after the start of the run clients begin.
+    pub fn clients_start_after(&self) -> SimDuration {
+        self.parsed
+            .workload
+            .start_after
+            .map_or(SimDuration::ZERO, |d| d.0)
     }
 
     /// The drift budgets the scenario declares (all None when it declares none).
@@ -1470,7 +1524,7 @@ impl<P: Protocol> Scenario<P> {
     fn workload(&self) -> WorkloadConfig {
         let spec = &self.parsed.workload;
         let defaults = WorkloadConfig::default();
-        let rate = spec.rate_per_s.unwrap_or(10.0);
+        let rate = spec.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S);
         WorkloadConfig {
             clients: spec.clients.unwrap_or(defaults.clients),
             keys: spec.keys.unwrap_or(defaults.keys),
@@ -1494,6 +1548,7 @@ impl<P: Protocol> Scenario<P> {
                 Some(TargetSpec::Leader) => Target::Leader,
             },
             ops_per_client_max: spec.ops_per_client_max,
+            start_after: spec.start_after.map_or(SimDuration::ZERO, |d| d.0),
             redirects_max: spec.redirects_max.unwrap_or(defaults.redirects_max),
             outstanding_max: spec
                 .outstanding_max
