@@ -19,7 +19,7 @@ use crate::pipeline::run_and_report;
 use crate::registry::LoadedScenario;
 use reports::Report;
 use sim_core::engine::RunOptions;
-use sim_core::scenario::{ScenarioEdit, ScenarioError};
+use sim_core::scenario::{OperationMix, ScenarioEdit, ScenarioError};
 use sim_core::time::{SimDuration, NS_PER_MS};
 use std::fmt;
 
@@ -307,6 +307,33 @@ impl Shrinker<'_> {
         Ok(scenario)
     }
 
+    /// Only puts, when neither reads nor compare-and-sets are what fails; else no
+    /// compare-and-sets.
+    fn fewer_kinds(
+        &mut self,
+        scenario: Box<dyn LoadedScenario>,
+    ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
+        let mix = scenario.operation_mix();
+        let puts_only = OperationMix {
+            writes: 1.0,
+            cas: 0.0,
+        };
+        let no_cas = OperationMix { cas: 0.0, ..mix };
+        for candidate in [puts_only, no_cas] {
+            if candidate == mix {
+                break;
+            }
+            let edit = ScenarioEdit {
+                mix: Some(candidate),
+                ..ScenarioEdit::default()
+            };
+            if let Some(kept) = self.try_edit(scenario.as_ref(), edit)? {
+                return Ok(kept.scenario);
+            }
+        }
+        Ok(scenario)
+    }
+
     /// Faster clients meet a race in fewer operations; slower ones issue fewer before a late
     /// fault. Each doubling or halving is kept only if it needs fewer operations, so this
     /// ends after at most as many steps as operations needed.
@@ -349,6 +376,7 @@ impl Shrinker<'_> {
             ..ScenarioEdit::default()
         })?;
         if scenario.clients() > 0 {
+            scenario = self.fewer_kinds(scenario)?;
             scenario = self.rate(scenario)?;
             scenario = self.later_start(scenario)?;
         }
@@ -435,6 +463,22 @@ pub fn shrink(
         report,
         runs: shrinker.runs,
     })
+}
+
+/// The minimal scenario as `faultline shrink` writes it: two comment lines saying how it was
+/// made and what it still fails with, then the RON.
+pub fn minimal_scenario_file(
+    program: &str,
+    file: &str,
+    seed: u64,
+    outcome: &ShrinkOutcome,
+) -> String {
+    format!(
+        "// Shrunk by `{program} shrink {file} --seed {seed}`: {}.\n// It still fails with `{}`.\n{}",
+        describe_reduction(&outcome.before, &outcome.after),
+        outcome.violation,
+        outcome.scenario.to_ron()
+    )
 }
 
 impl fmt::Display for Size {

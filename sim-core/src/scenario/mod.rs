@@ -1285,6 +1285,17 @@ pub struct ScenarioEdit {
     pub start_after: Option<SimDuration>,
     /// Multiply each client's operation rate by `numerator / denominator` (slower, when < 1).
     pub rate_scale: Option<(u64, u64)>,
+    /// A new operation mix: the share of puts and of compare-and-sets (the rest are reads).
+    pub mix: Option<OperationMix>,
+}
+
+/// The shares of puts and compare-and-sets in a workload, as [`ScenarioEdit::mix`] sets them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OperationMix {
+    /// Share of puts, in [0, 1].
+    pub writes: f64,
+    /// Share of compare-and-sets, in [0, 1 - writes].
+    pub cas: f64,
 }
 
 impl<P: Protocol> Scenario<P> {
@@ -1349,6 +1360,11 @@ impl<P: Protocol> Scenario<P> {
         if let Some(start) = edit.start_after {
             parsed.workload.start_after = Some(Dur(start));
         }
+        if let Some(mix) = edit.mix {
+            parsed.workload.writes = Some(Prob(mix.writes));
+            parsed.workload.cas =
+                (mix.cas > 0.0 || parsed.workload.cas.is_some()).then_some(Prob(mix.cas));
+        }
         if let Some((numerator, denominator)) = edit.rate_scale {
             let rate = parsed.workload.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S);
             parsed.workload.rate_per_s = Some(rate * numerator as f64 / denominator.max(1) as f64);
@@ -1390,6 +1406,15 @@ impl<P: Protocol> Scenario<P> {
             .workload
             .keys
             .unwrap_or(WorkloadConfig::default().keys)
+    }
+
+    /// The share of puts and of compare-and-sets.
+    pub fn operation_mix(&self) -> OperationMix {
+        let workload = &self.parsed.workload;
+        OperationMix {
+            writes: workload.writes.map_or(0.5, |p| p.0),
+            cas: workload.cas.map_or(0.0, |p| p.0),
+        }
     }
 
     /// How long after the start of the run clients begin.
