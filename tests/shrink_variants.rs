@@ -325,3 +325,37 @@ fn vclock_variants_shrink_to_a_tenth_and_stay_minimal() {
         },
     ]);
 }
+
+/// `workload.start_after`, the shrinker's way to drop the operations before what a violation
+/// needs: every client's first operation comes exactly that much later (its first think time
+/// is the same draw from its own stream), and none comes before.
+#[test]
+fn clients_that_start_later_issue_their_first_operation_exactly_that_much_later() {
+    let file = path("lww-no-faults.ron");
+    let text = std::fs::read_to_string(&file).expect("a bundled scenario");
+    let late_text = text.replacen("workload: (", "workload: (start_after: \"2.5s\", ", 1);
+    assert_ne!(text, late_text);
+    let registry = Registry::builtin();
+    let on_time = registry.load_text(&file, &text).unwrap();
+    let late = registry.load_text(&file, &late_text).unwrap();
+    let first_invokes = |scenario: &dyn LoadedScenario| {
+        let result = scenario.run(5, RunOptions::default(), None);
+        let mut first = std::collections::BTreeMap::new();
+        for op in &result.history.ops {
+            first.entry(op.client).or_insert(op.invoke);
+        }
+        (first, result.history.ops.len())
+    };
+    let (on_time_first, on_time_ops) = first_invokes(on_time.as_ref());
+    let (late_first, late_ops) = first_invokes(late.as_ref());
+    assert_eq!(on_time_first.len(), on_time.clients() as usize);
+    assert_eq!(late_first.len(), on_time_first.len());
+    let shift = sim_core::time::SimDuration::from_millis(2_500);
+    for (client, at) in &on_time_first {
+        assert_eq!(late_first[client], *at + shift, "{client}");
+    }
+    assert!(
+        late_ops < on_time_ops,
+        "{late_ops} operations, {on_time_ops} on time"
+    );
+}
