@@ -262,8 +262,8 @@ impl Shrinker<'_> {
     }
 
     /// Clients that begin later issue none of the operations before what matters: try
-    /// starting them 1 ms, 2 ms, 5 ms, 10 ms, ... before the first violation, latest first,
-    /// and keep the first start that needs fewer operations.
+    /// starting them 1 ms, 1.5 ms, 2 ms, 3 ms, 5 ms, 7 ms, 10 ms, ... before the first
+    /// violation, latest first, and keep the first start that needs fewer operations.
     fn later_start(
         &mut self,
         scenario: Box<dyn LoadedScenario>,
@@ -277,14 +277,14 @@ impl Shrinker<'_> {
             .and_then(|v| v.time_ns)
             .unwrap_or(trial.report.end_time_ns)
             .min(scenario.duration().as_nanos());
-        let leads_ms = LEAD_STEPS.into_iter().cycle().scan(1u64, |decade, step| {
+        let leads_tenths_ms = LEAD_STEPS.into_iter().cycle().scan(1u64, |decade, step| {
             let lead = step * *decade;
             if step == LEAD_STEPS[LEAD_STEPS.len() - 1] {
                 *decade *= 10;
             }
             Some(lead)
         });
-        for lead_tenths_ms in leads_ms {
+        for lead_tenths_ms in leads_tenths_ms {
             let lead_ns = lead_tenths_ms.saturating_mul(NS_PER_MS / 10);
             let Some(start) = violation_ns.checked_sub(lead_ns) else {
                 break;
