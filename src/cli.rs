@@ -467,11 +467,7 @@ fn shrink(
         PathBuf::from(format!("{stem}-seed-{seed}-min.ron"))
     });
     let reduction = crate::shrink::describe_reduction(&outcome.before, &outcome.after);
-    let text = format!(
-        "// Shrunk by `{program} shrink {file} --seed {seed}`: {reduction}.\n// It still fails with `{}`.\n{}",
-        outcome.violation,
-        outcome.scenario.to_ron()
-    );
+    let text = crate::shrink::minimal_scenario_file(&program, &file, seed, &outcome);
     if let Err(error) = std::fs::write(&out, text) {
         eprintln!("error: cannot write {}: {error}", out.display());
         return exit::INTERNAL;

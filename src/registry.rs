@@ -3,7 +3,7 @@
 
 use sim_core::engine::{RunOptions, RunResult, Simulation};
 use sim_core::protocol::Protocol;
-use sim_core::scenario::{self, CheckName, Scenario, ScenarioEdit, ScenarioError};
+use sim_core::scenario::{self, CheckName, OperationMix, Scenario, ScenarioEdit, ScenarioError};
 use sim_core::time::SimDuration;
 use sim_core::trace::TraceSink;
 use std::marker::PhantomData;
@@ -41,6 +41,12 @@ pub trait LoadedScenario: Send + Sync {
     fn clients(&self) -> u32;
     /// Whether the run ends with a settle phase.
     fn has_settle(&self) -> bool;
+    /// The key count.
+    fn keys(&self) -> u32;
+    /// How long after the start of the run clients begin.
+    fn clients_start_after(&self) -> SimDuration;
+    /// The share of puts and of compare-and-sets.
+    fn operation_mix(&self) -> OperationMix;
     /// The drift budgets the scenario declares.
     fn budgets(&self) -> scenario::Budgets {
         scenario::Budgets::default()
@@ -104,6 +110,15 @@ impl<P: Protocol> LoadedScenario for Loaded<P> {
     }
     fn has_settle(&self) -> bool {
         self.0.has_settle
+    }
+    fn keys(&self) -> u32 {
+        self.0.keys()
+    }
+    fn clients_start_after(&self) -> SimDuration {
+        self.0.clients_start_after()
+    }
+    fn operation_mix(&self) -> OperationMix {
+        self.0.operation_mix()
     }
     fn budgets(&self) -> scenario::Budgets {
         self.0.budgets()

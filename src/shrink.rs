@@ -1,18 +1,25 @@
 //! `faultline shrink`: cut a failing run down to what its violation needs — faults (random
-//! ones first turned into an explicit schedule), clients, operations, simulated time — and
-//! write the result as a scenario with the seed pinned.
+//! ones first turned into an explicit schedule), clients, keys, operations, simulated time —
+//! and write the result as a scenario with the seed pinned.
 //!
 //! Every candidate is a whole scenario re-read from RON and run with the same seed; it is kept
-//! when its first violation is still of the same kind. Removing a fault or a client leaves every other
-//! random draw unchanged (the engine derives one stream per fault generator, client and link),
-//! so a smaller scenario replays the rest of the run as it was. Steps repeat until none removes
-//! anything: shrinking the output again removes nothing more.
+//! when its first violation is still of the same kind. Removing a fault or a client leaves
+//! every other random draw unchanged (the engine derives one stream per fault generator,
+//! client and link), so a smaller scenario replays the rest of the run as it was.
+//!
+//! One pass tries, in order: delta debugging over the faults; the fewest clients (from none
+//! up) and keys (from one up); faster or slower clients, kept only when the violation then
+//! needs fewer operations (a race shows sooner among faster clients, a late fault after fewer
+//! operations of slower ones); clients that start just before the first violation, latest
+//! first; faults and the clients' start moved earlier; the fewest operations per client; the
+//! shortest fault phase. Passes repeat until one changes nothing: shrinking the output again
+//! removes nothing more.
 
 use crate::pipeline::run_and_report;
 use crate::registry::LoadedScenario;
 use reports::Report;
 use sim_core::engine::RunOptions;
-use sim_core::scenario::{ScenarioEdit, ScenarioError};
+use sim_core::scenario::{OperationMix, ScenarioEdit, ScenarioError};
 use sim_core::time::{SimDuration, NS_PER_MS};
 use std::fmt;
 
@@ -71,6 +78,10 @@ impl fmt::Display for ShrinkError {
     }
 }
 
+/// How long before the first violation the clients' start is tried, per decade of
+/// milliseconds (1, 1.5, 2, 3, 5, 7, 10, 15, ... ms, in tenths).
+const LEAD_STEPS: [u64; 6] = [10, 15, 20, 30, 50, 70];
+
 struct Shrinker<'a> {
     program: &'a str,
     seed: u64,
@@ -79,41 +90,77 @@ struct Shrinker<'a> {
     runs_max: u64,
 }
 
+/// A candidate that kept the violation, with its run.
+struct Kept {
+    scenario: Box<dyn LoadedScenario>,
+    trial: Trial,
+}
+
+/// One run of a candidate, as the shrinker judges it.
+struct Trial {
+    report: Report,
+    /// Operations invoked up to the first violation: what the run needed to show it (the
+    /// rest can go by shortening the run).
+    operations_needed: usize,
+}
+
+fn operations(report: &Report) -> usize {
+    (report.operations.ok + report.operations.fail + report.operations.unknown) as usize
+}
+
 impl Shrinker<'_> {
-    fn run(&mut self, scenario: &dyn LoadedScenario) -> Report {
+    fn run(&mut self, scenario: &dyn LoadedScenario) -> Trial {
         self.runs += 1;
-        run_and_report(
+        let (result, report) = run_and_report(
             self.program,
             scenario,
             self.seed,
             RunOptions::default(),
             None,
-        )
-        .1
+        );
+        let first_ns = report
+            .violations
+            .first()
+            .and_then(|v| v.time_ns)
+            .unwrap_or(u64::MAX);
+        let operations_needed = result
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.invoke.0 <= first_ns)
+            .count();
+        Trial {
+            report,
+            operations_needed,
+        }
     }
 
     fn budget_left(&self) -> bool {
         self.runs < self.runs_max
     }
 
-    /// The edited scenario, when it still shows the violation.
+    /// The edited scenario and its run, when it still shows the violation first.
     fn try_edit(
         &mut self,
         scenario: &dyn LoadedScenario,
         edit: ScenarioEdit,
-    ) -> Result<Option<Box<dyn LoadedScenario>>, ShrinkError> {
+    ) -> Result<Option<Kept>, ShrinkError> {
         if !self.budget_left() {
             return Ok(None);
         }
         let candidate = scenario.edited(&edit).map_err(ShrinkError::Scenario)?;
-        let report = self.run(candidate.as_ref());
+        let trial = self.run(candidate.as_ref());
         // The same kind must stay the *first* violation, so that shrinking the output again
         // aims at the same thing and removes nothing more.
-        let keeps = report
+        let keeps = trial
+            .report
             .violations
             .first()
             .is_some_and(|v| v.name == self.violation);
-        Ok(keeps.then_some(candidate))
+        Ok(keeps.then_some(Kept {
+            scenario: candidate,
+            trial,
+        }))
     }
 
     /// Delta debugging over the fault list: remove chunks while the violation stays.
@@ -135,7 +182,7 @@ impl Shrinker<'_> {
                     ..ScenarioEdit::default()
                 };
                 if let Some(smaller) = self.try_edit(scenario.as_ref(), edit)? {
-                    scenario = smaller;
+                    scenario = smaller.scenario;
                     chunks = (chunks - 1).max(2);
                     reduced = true;
                     break;
@@ -151,39 +198,61 @@ impl Shrinker<'_> {
         Ok(scenario)
     }
 
-    fn clients(
+    /// The first of `candidates` (smallest first) for which `edit_for` keeps the violation.
+    /// Every candidate is tried: none of these measures is monotonic (one client fewer is a
+    /// different run, and may fail where two fewer does not).
+    fn first_that_keeps(
         &mut self,
-        mut scenario: Box<dyn LoadedScenario>,
+        scenario: Box<dyn LoadedScenario>,
+        candidates: impl Iterator<Item = u64>,
+        edit_for: impl Fn(u64) -> ScenarioEdit,
     ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
-        // Only the last client can go: removing another would renumber the rest.
-        while scenario.clients() > 1 {
-            let edit = ScenarioEdit {
-                clients: Some(scenario.clients() - 1),
-                ..ScenarioEdit::default()
-            };
-            match self.try_edit(scenario.as_ref(), edit)? {
-                Some(smaller) => scenario = smaller,
-                None => break,
+        for candidate in candidates {
+            if let Some(smaller) = self.try_edit(scenario.as_ref(), edit_for(candidate))? {
+                return Ok(smaller.scenario);
             }
         }
         Ok(scenario)
     }
 
-    /// The smallest value in `1..=high` for which `edit_for` keeps the violation, by binary
+    /// Applies `edit` again and again while the violation stays, the scenario changes and
+    /// the run needs fewer operations to show it than before (or no more, when `ties_too`):
+    /// a faster, slower or earlier run is smaller only if it needs fewer operations.
+    fn repeat_while_fewer_needed(
+        &mut self,
+        mut scenario: Box<dyn LoadedScenario>,
+        edit: &ScenarioEdit,
+        ties_too: bool,
+    ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
+        let mut needed = self.run(scenario.as_ref()).operations_needed;
+        while let Some(kept) = self.try_edit(scenario.as_ref(), edit.clone())? {
+            let fewer = kept.trial.operations_needed < needed
+                || (ties_too && kept.trial.operations_needed == needed);
+            if !fewer || kept.scenario.to_ron() == scenario.to_ron() {
+                break;
+            }
+            needed = kept.trial.operations_needed;
+            scenario = kept.scenario;
+        }
+        Ok(scenario)
+    }
+
+    /// The smallest value in `low..=high` for which `edit_for` keeps the violation, by binary
     /// search (assuming more is never needed than works), confirmed by a final run.
     fn smallest(
         &mut self,
         scenario: Box<dyn LoadedScenario>,
+        low: u64,
         high: u64,
         edit_for: impl Fn(u64) -> ScenarioEdit,
     ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
-        let (mut low, mut high) = (1u64, high);
+        let (mut low, mut high) = (low, high);
         let mut best: Option<Box<dyn LoadedScenario>> = None;
         while low < high && self.budget_left() {
             let middle = low + (high - low) / 2;
             match self.try_edit(scenario.as_ref(), edit_for(middle))? {
                 Some(smaller) => {
-                    best = Some(smaller);
+                    best = Some(smaller.scenario);
                     high = middle;
                 }
                 None => low = middle + 1,
@@ -192,13 +261,156 @@ impl Shrinker<'_> {
         Ok(best.unwrap_or(scenario))
     }
 
+    /// Clients that begin later issue none of the operations before what matters: try
+    /// starting them 1 ms, 1.5 ms, 2 ms, 3 ms, 5 ms, 7 ms, 10 ms, ... before the first
+    /// violation, latest first, and keep the first start that needs fewer operations.
+    fn later_start(
+        &mut self,
+        scenario: Box<dyn LoadedScenario>,
+    ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
+        let trial = self.run(scenario.as_ref());
+        let start_ns = scenario.clients_start_after().as_nanos();
+        let violation_ns = trial
+            .report
+            .violations
+            .first()
+            .and_then(|v| v.time_ns)
+            .unwrap_or(trial.report.end_time_ns)
+            .min(scenario.duration().as_nanos());
+        let leads_tenths_ms = LEAD_STEPS.into_iter().cycle().scan(1u64, |decade, step| {
+            let lead = step * *decade;
+            if step == LEAD_STEPS[LEAD_STEPS.len() - 1] {
+                *decade *= 10;
+            }
+            Some(lead)
+        });
+        for lead_tenths_ms in leads_tenths_ms {
+            let lead_ns = lead_tenths_ms.saturating_mul(NS_PER_MS / 10);
+            let Some(start) = violation_ns.checked_sub(lead_ns) else {
+                break;
+            };
+            // Whole milliseconds, so that the scenario reads well.
+            let start = start / NS_PER_MS * NS_PER_MS;
+            if start <= start_ns {
+                break;
+            }
+            let edit = ScenarioEdit {
+                start_after: Some(SimDuration(start)),
+                ..ScenarioEdit::default()
+            };
+            if let Some(kept) = self.try_edit(scenario.as_ref(), edit)? {
+                if kept.trial.operations_needed < trial.operations_needed {
+                    return Ok(kept.scenario);
+                }
+            }
+        }
+        Ok(scenario)
+    }
+
+    /// Only puts, when neither reads nor compare-and-sets are what fails; else no
+    /// compare-and-sets.
+    fn fewer_kinds(
+        &mut self,
+        scenario: Box<dyn LoadedScenario>,
+    ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
+        let mix = scenario.operation_mix();
+        let puts_only = OperationMix {
+            writes: 1.0,
+            cas: 0.0,
+        };
+        let no_cas = OperationMix { cas: 0.0, ..mix };
+        for candidate in [puts_only, no_cas] {
+            if candidate == mix {
+                break;
+            }
+            let edit = ScenarioEdit {
+                mix: Some(candidate),
+                ..ScenarioEdit::default()
+            };
+            if let Some(kept) = self.try_edit(scenario.as_ref(), edit)? {
+                return Ok(kept.scenario);
+            }
+        }
+        Ok(scenario)
+    }
+
+    /// Faster clients meet a race in fewer operations; slower ones issue fewer before a late
+    /// fault. Each doubling or halving is kept only if it needs fewer operations, so this
+    /// ends after at most as many steps as operations needed.
+    fn rate(
+        &mut self,
+        scenario: Box<dyn LoadedScenario>,
+    ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
+        let before = scenario.to_ron();
+        let faster = ScenarioEdit {
+            rate_scale: Some((2, 1)),
+            ..ScenarioEdit::default()
+        };
+        let scenario = self.repeat_while_fewer_needed(scenario, &faster, false)?;
+        if scenario.to_ron() != before {
+            return Ok(scenario);
+        }
+        let slower = ScenarioEdit {
+            rate_scale: Some((1, 2)),
+            ..ScenarioEdit::default()
+        };
+        self.repeat_while_fewer_needed(scenario, &slower, false)
+    }
+
+    /// One pass of every reduction, from the most structural to the finest.
+    fn pass(
+        &mut self,
+        mut scenario: Box<dyn LoadedScenario>,
+    ) -> Result<Box<dyn LoadedScenario>, ShrinkError> {
+        scenario = self.faults(scenario)?;
+        // Fewer clients, from none up; then fewer keys, from one up (more contention often
+        // shows a race sooner).
+        let clients = scenario.clients() as u64;
+        scenario = self.first_that_keeps(scenario, 0..clients, |count| ScenarioEdit {
+            clients: Some(count as u32),
+            ..ScenarioEdit::default()
+        })?;
+        let keys = scenario.keys() as u64;
+        scenario = self.first_that_keeps(scenario, 1..keys, |count| ScenarioEdit {
+            keys: Some(count as u32),
+            ..ScenarioEdit::default()
+        })?;
+        if scenario.clients() > 0 {
+            scenario = self.fewer_kinds(scenario)?;
+            scenario = self.rate(scenario)?;
+            scenario = self.later_start(scenario)?;
+        }
+        // Faults and clients that start earlier need less of the run before them.
+        let starts_late = scenario.clients() > 0 && scenario.clients_start_after().as_nanos() > 0;
+        if scenario.fault_count() > 0 || starts_late {
+            let earlier = ScenarioEdit {
+                time_scale: Some((1, 2)),
+                ..ScenarioEdit::default()
+            };
+            scenario = self.repeat_while_fewer_needed(scenario, &earlier, true)?;
+        }
+        if scenario.clients() > 0 {
+            let ops_high = self.run(scenario.as_ref()).operations_needed.max(1) as u64;
+            scenario = self.smallest(scenario, 1, ops_high, |limit| ScenarioEdit {
+                ops_per_client_max: Some(limit),
+                ..ScenarioEdit::default()
+            })?;
+        }
+        // The fault phase must outlast the clients' start.
+        let start_ms = scenario.clients_start_after().as_nanos() / NS_PER_MS;
+        let duration_ms = scenario.duration().as_nanos().div_ceil(NS_PER_MS);
+        self.smallest(scenario, start_ms + 1, duration_ms, |ms| ScenarioEdit {
+            duration: Some(SimDuration::from_millis(ms)),
+            ..ScenarioEdit::default()
+        })
+    }
+
     fn size(&mut self, scenario: &dyn LoadedScenario) -> (Size, Report) {
-        let report = self.run(scenario);
+        let report = self.run(scenario).report;
         let size = Size {
             faults: scenario.fault_count(),
             clients: scenario.clients(),
-            operations: (report.operations.ok + report.operations.fail + report.operations.unknown)
-                as usize,
+            operations: operations(&report),
             duration: scenario.duration(),
         };
         (size, report)
@@ -232,33 +444,11 @@ pub fn shrink(
         ..before
     };
     let mut scenario = explicit;
+    // Repeat to a fixpoint: then shrinking the output again tries exactly the last pass,
+    // which changed nothing.
     loop {
         let start = scenario.to_ron();
-        scenario = shrinker.faults(scenario)?;
-        scenario = shrinker.clients(scenario)?;
-        // Faults that happen earlier need less of the run before them.
-        while scenario.fault_count() > 0 {
-            let edit = ScenarioEdit {
-                fault_time_scale: Some((1, 2)),
-                ..ScenarioEdit::default()
-            };
-            match shrinker.try_edit(scenario.as_ref(), edit)? {
-                // Stop once every fault sits at time zero: halving changes nothing more.
-                Some(earlier) if earlier.to_ron() != scenario.to_ron() => scenario = earlier,
-                _ => break,
-            }
-        }
-        let (size, _) = shrinker.size(scenario.as_ref());
-        let ops_high = size.operations.max(1) as u64;
-        scenario = shrinker.smallest(scenario, ops_high, |limit| ScenarioEdit {
-            ops_per_client_max: Some(limit),
-            ..ScenarioEdit::default()
-        })?;
-        let duration_ms = scenario.duration().as_nanos().div_ceil(NS_PER_MS);
-        scenario = shrinker.smallest(scenario, duration_ms, |ms| ScenarioEdit {
-            duration: Some(SimDuration::from_millis(ms)),
-            ..ScenarioEdit::default()
-        })?;
+        scenario = shrinker.pass(scenario)?;
         if scenario.to_ron() == start || !shrinker.budget_left() {
             break;
         }
@@ -273,6 +463,22 @@ pub fn shrink(
         report,
         runs: shrinker.runs,
     })
+}
+
+/// The minimal scenario as `faultline shrink` writes it: two comment lines saying how it was
+/// made and what it still fails with, then the RON.
+pub fn minimal_scenario_file(
+    program: &str,
+    file: &str,
+    seed: u64,
+    outcome: &ShrinkOutcome,
+) -> String {
+    format!(
+        "// Shrunk by `{program} shrink {file} --seed {seed}`: {}.\n// It still fails with `{}`.\n{}",
+        describe_reduction(&outcome.before, &outcome.after),
+        outcome.violation,
+        outcome.scenario.to_ron()
+    )
 }
 
 impl fmt::Display for Size {

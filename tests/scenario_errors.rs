@@ -404,6 +404,27 @@ fn writes_and_cas_adding_up_to_more_than_one_are_rejected() {
 }
 
 #[test]
+fn clients_that_start_after_the_fault_phase_are_rejected() {
+    // They would never issue an operation: the clients stop when the fault phase ends.
+    assert_rejected(
+        "start-after-end",
+        r#"Scenario(
+    name: "late clients",
+    nodes: 3,
+    duration: "10s",
+    protocol: Lww(),
+    workload: (
+        clients: 2,
+        start_after: "12s",
+    ),
+)
+"#,
+        "9:5",
+        &["workload: start_after (12s) must be before the end of the fault phase (duration 10s)"],
+    );
+}
+
+#[test]
 fn cas_for_a_protocol_without_compare_and_set_is_rejected() {
     // A check across the workload section: it points at the section's closing paren.
     assert_rejected(

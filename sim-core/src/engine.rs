@@ -625,10 +625,11 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             self.queue
                 .push(Entry::new(at, self.seq, Event::Fault { index }));
         }
+        let clients_start = SimTime::ZERO + self.config.workload.start_after;
         for c in 0..self.clients.len() {
             let client = ClientId(c as u32);
             let delay = self.think_time(client);
-            self.schedule(SimTime::ZERO + delay, Event::ClientWake { client });
+            self.schedule(clients_start + delay, Event::ClientWake { client });
         }
         self.schedule(SimTime::ZERO, Event::Sample { generation: 0 });
         if self.config.settle.is_some() {

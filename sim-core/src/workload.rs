@@ -67,6 +67,9 @@ pub struct WorkloadConfig {
     pub target: Target,
     /// Stop a client after this many operations.
     pub ops_per_client_max: Option<u64>,
+    /// True time from the start of the run before clients begin (their first think time
+    /// counts from here).
+    pub start_after: SimDuration,
     /// How many redirects a client follows for one operation before giving up.
     pub redirects_max: u32,
     /// Open loop: arrivals beyond this many outstanding operations are skipped.
@@ -88,6 +91,7 @@ impl Default for WorkloadConfig {
             timeout: SimDuration::from_secs(1),
             target: Target::Random,
             ops_per_client_max: None,
+            start_after: SimDuration::ZERO,
             redirects_max: 5,
             outstanding_max: 64,
             client_latency: Latency::Constant(SimDuration::from_millis(1)),

@@ -33,6 +33,8 @@ use std::marker::PhantomData;
 pub const NODES_MAX: u32 = 64;
 /// The most clients a workload may have.
 pub const CLIENTS_MAX: u32 = 10_000;
+/// Operations per second per client when the workload does not say.
+pub const DEFAULT_RATE_PER_S: f64 = 10.0;
 /// The largest clock drift, either way, in parts per million (10%).
 pub const DRIFT_PPM_MAX: f64 = 100_000.0;
 
@@ -966,6 +968,9 @@ pub struct WorkloadSpec {
     /// Stop each client after this many operations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_client_max: Option<u64>,
+    /// How long after the start of the run clients begin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<Dur>,
     /// Redirects followed per operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirects_max: Option<u32>,
@@ -1164,6 +1169,16 @@ fn validate_workload(workload: &WorkloadSpec) -> Result<(), String> {
     if workload.timeout.is_some_and(|t| t.0 == SimDuration::ZERO) {
         return Err("timeout must be longer than 0s".into());
     }
+    if let (Some(start), Some(Some(duration))) =
+        (workload.start_after, with_context(|c| c.duration))
+    {
+        if start.0 >= duration {
+            return Err(format!(
+                "start_after ({}) must be before the end of the fault phase (duration {duration}): clients issue operations only then",
+                start.0
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -1277,8 +1292,26 @@ pub struct ScenarioEdit {
     pub duration: Option<SimDuration>,
     /// Pin this seed in the file.
     pub seed: Option<u64>,
-    /// Move every pinned fault to `time * numerator / denominator` (earlier, when < 1).
-    pub fault_time_scale: Option<(u64, u64)>,
+    /// Move every pinned fault, and the clients' start, to `time * numerator / denominator`
+    /// (earlier, when < 1).
+    pub time_scale: Option<(u64, u64)>,
+    /// A new key count.
+    pub keys: Option<u32>,
+    /// A new time for clients to begin.
+    pub start_after: Option<SimDuration>,
+    /// Multiply each client's operation rate by `numerator / denominator` (slower, when < 1).
+    pub rate_scale: Option<(u64, u64)>,
+    /// A new operation mix: the share of puts and of compare-and-sets (the rest are reads).
+    pub mix: Option<OperationMix>,
+}
+
+/// The shares of puts and compare-and-sets in a workload, as [`ScenarioEdit::mix`] sets them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OperationMix {
+    /// Share of puts, in [0, 1].
+    pub writes: f64,
+    /// Share of compare-and-sets, in [0, 1 - writes].
+    pub cas: f64,
 }
 
 impl<P: Protocol> Scenario<P> {
@@ -1324,12 +1357,33 @@ impl<P: Protocol> Scenario<P> {
         if let Some(seed) = edit.seed {
             parsed.seed = Some(seed);
         }
-        if let Some((numerator, denominator)) = edit.fault_time_scale {
-            for FaultSpec::At(at, _) in &mut parsed.faults {
+        if let Some((numerator, denominator)) = edit.time_scale {
+            let scale = |time: SimDuration| {
                 let scaled =
-                    at.0.as_nanos() as u128 * numerator as u128 / denominator.max(1) as u128;
-                at.0 = SimDuration(scaled.min(u64::MAX as u128) as u64);
+                    time.as_nanos() as u128 * numerator as u128 / denominator.max(1) as u128;
+                SimDuration(scaled.min(u64::MAX as u128) as u64)
+            };
+            for FaultSpec::At(at, _) in &mut parsed.faults {
+                at.0 = scale(at.0);
             }
+            if let Some(start) = &mut parsed.workload.start_after {
+                start.0 = scale(start.0);
+            }
+        }
+        if let Some(keys) = edit.keys {
+            parsed.workload.keys = Some(keys);
+        }
+        if let Some(start) = edit.start_after {
+            parsed.workload.start_after = Some(Dur(start));
+        }
+        if let Some(mix) = edit.mix {
+            parsed.workload.writes = Some(Prob(mix.writes));
+            parsed.workload.cas =
+                (mix.cas > 0.0 || parsed.workload.cas.is_some()).then_some(Prob(mix.cas));
+        }
+        if let Some((numerator, denominator)) = edit.rate_scale {
+            let rate = parsed.workload.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S);
+            parsed.workload.rate_per_s = Some(rate * numerator as f64 / denominator.max(1) as f64);
         }
         self.reread(&parsed)
     }
@@ -1360,6 +1414,31 @@ impl<P: Protocol> Scenario<P> {
             .workload
             .clients
             .unwrap_or(WorkloadConfig::default().clients)
+    }
+
+    /// The key count.
+    pub fn keys(&self) -> u32 {
+        self.parsed
+            .workload
+            .keys
+            .unwrap_or(WorkloadConfig::default().keys)
+    }
+
+    /// The share of puts and of compare-and-sets.
+    pub fn operation_mix(&self) -> OperationMix {
+        let workload = &self.parsed.workload;
+        OperationMix {
+            writes: workload.writes.map_or(0.5, |p| p.0),
+            cas: workload.cas.map_or(0.0, |p| p.0),
+        }
+    }
+
+    /// How long after the start of the run clients begin.
+    pub fn clients_start_after(&self) -> SimDuration {
+        self.parsed
+            .workload
+            .start_after
+            .map_or(SimDuration::ZERO, |d| d.0)
     }
 
     /// The drift budgets the scenario declares (all None when it declares none).
@@ -1486,7 +1565,7 @@ impl<P: Protocol> Scenario<P> {
     fn workload(&self) -> WorkloadConfig {
         let spec = &self.parsed.workload;
         let defaults = WorkloadConfig::default();
-        let rate = spec.rate_per_s.unwrap_or(10.0);
+        let rate = spec.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S);
         WorkloadConfig {
             clients: spec.clients.unwrap_or(defaults.clients),
             keys: spec.keys.unwrap_or(defaults.keys),
@@ -1510,6 +1589,7 @@ impl<P: Protocol> Scenario<P> {
                 Some(TargetSpec::Leader) => Target::Leader,
             },
             ops_per_client_max: spec.ops_per_client_max,
+            start_after: spec.start_after.map_or(SimDuration::ZERO, |d| d.0),
             redirects_max: spec.redirects_max.unwrap_or(defaults.redirects_max),
             outstanding_max: spec
                 .outstanding_max
