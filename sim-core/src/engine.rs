@@ -1502,7 +1502,11 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                     .nodes
                     .iter()
                     .all(|n| n.paused_until.is_none() && (n.is_up() || !self.restarts_on_settle()));
-                if keys_diverged == 0 && all_running {
+                let pending = self
+                    .nodes
+                    .iter()
+                    .any(|n| n.state.as_ref().is_some_and(P::has_pending_work));
+                if keys_diverged == 0 && all_running && !pending {
                     if let Some(settle) = self.settle.as_mut() {
                         settle.converged_at = Some(self.now);
                     }

@@ -596,4 +596,13 @@ pub trait Protocol: Sized + 'static {
     fn invariants(_config: &Self::Config) -> Vec<Box<dyn Invariant<Self>>> {
         Vec::new()
     }
+
+    /// Whether this node holds work that will still change what replicas hold, such as a log
+    /// entry it stores but has not applied. The settle phase ends only when the replicas agree
+    /// and no running node has pending work, so a moment of agreement before that work lands
+    /// (a leader crashed right after committing an entry its followers have not applied yet)
+    /// is not mistaken for convergence.
+    fn has_pending_work(&self) -> bool {
+        false
+    }
 }

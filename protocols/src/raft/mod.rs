@@ -574,4 +574,10 @@ impl Protocol for Raft {
     fn invariants(_config: &RaftConfig) -> Vec<Box<dyn Invariant<Self>>> {
         invariants::all()
     }
+
+    /// Entries stored but not applied will be committed (or replaced) by a leader and change
+    /// the state machine: settle waits for them.
+    fn has_pending_work(&self) -> bool {
+        self.log.last_index() > self.last_applied
+    }
 }
