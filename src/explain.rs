@@ -331,7 +331,8 @@ static TERMS: [Term; 34] = [
             then wrote v2, and a later reader in that chain reads v1); a read of nothing after a \
             write of the key in its causal past.",
         checked: "`checks: [Causal]` looks for the bad patterns of Bouajjani et al. (POPL 2017) \
-            and reports CC; the ladder's `causal` cell also names CM and CCv when they hold.",
+            and reports CC; the ladder's `causal` cell shows it (in `--json` its detail also \
+            names CM and CCv when they hold).",
         scenario: teaching!("16-sibling-explosion.ron"),
         exit: 1,
         violation: Some("causal"),
