@@ -89,11 +89,9 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
-    /// List the protocols, their invariants, the checks, the bundled scenarios and the
-    /// terms `explain` knows.
+    /// List the protocols and invariants, the checks, the bundled scenarios and explain terms.
     List,
-    /// Explain a consistency model, anomaly, fault or mechanism, and the scenario that shows
-    /// it; without a term, list them all.
+    /// Explain a consistency model, anomaly, fault or mechanism (no term: list them all).
     Explain {
         /// The term, e.g. `linearizability` or `split brain` (case, spaces, `-`, `_` ignored).
         term: Vec<String>,

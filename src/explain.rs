@@ -55,15 +55,13 @@ pub struct Term {
     pub summary: &'static str,
     /// A short definition.
     pub definition: &'static str,
-    /// What violates it (a model), causes it (an anomaly), it breaks (a fault), or goes
-    /// wrong (a mechanism).
+    /// What violates it, causes it, it breaks or goes wrong, depending on the kind.
     pub breaks: &'static str,
     /// How faultline judges or injects it.
     pub checked: &'static str,
     /// The bundled scenario that shows it, relative to the repository root.
     pub scenario: &'static str,
-    /// The exit code of `faultline run SCENARIO`: 0 when it shows the term holding, 1 when it
-    /// shows a violation.
+    /// The exit code of `faultline run SCENARIO`: 0 shows the term holding, 1 a violation.
     pub exit: u8,
     /// The violation the run reports, by its report name, when `exit` is 1.
     pub violation: Option<&'static str>,
@@ -149,8 +147,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
-/// `faultline explain [TERM...]`: the words are joined with spaces, so `explain split brain`
-/// needs no quotes. No term lists them all. Returns the exit code.
+// The words are joined with spaces, so `faultline explain split brain` needs no quotes.
+/// `faultline explain [TERM...]`: one term explained, or every term listed; the exit code.
 pub fn run(words: &[String]) -> u8 {
     let query = words.join(" ");
     let mut out = std::io::stdout().lock();

@@ -43,8 +43,8 @@ pub fn check_summary(check: CheckName) -> &'static str {
     }
 }
 
-/// What a scenario file says it is for: its first comment paragraph (the comment lines before
-/// the first empty one), joined into one line. By convention it is one sentence.
+// The first paragraph, not just the first line: some headers wrap their opening sentence.
+/// What a scenario file says it is for: its first comment paragraph, as one line.
 pub fn purpose(text: &str) -> Option<String> {
     let lines = text
         .lines()
