@@ -89,8 +89,13 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
-    /// List the protocols this binary knows and the bundled scenarios.
+    /// List the protocols and invariants, the checks, the bundled scenarios and explain terms.
     List,
+    /// Explain a consistency model, anomaly, fault or mechanism (no term: list them all).
+    Explain {
+        /// The term, e.g. `linearizability` or `split brain` (case, spaces, `-`, `_` ignored).
+        term: Vec<String>,
+    },
     /// Run many seeds of one or more scenarios over all cores; one JSON line per run.
     Sweep {
         /// The scenario files.
@@ -244,6 +249,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Check(args) => crate::check::run(&args),
         Command::Validate { scenarios } => validate(&registry, &scenarios),
         Command::List => list(&registry),
+        Command::Explain { term } => crate::explain::run(&term),
         Command::Sweep {
             scenarios,
             seeds,
@@ -520,33 +526,5 @@ fn validate(registry: &Registry, paths: &[PathBuf]) -> u8 {
 }
 
 fn list(registry: &Registry) -> u8 {
-    // Written with writeln! and errors ignored: `faultline list | head` must not panic.
-    let mut out = std::io::stdout().lock();
-    let width = registry
-        .protocols()
-        .map(|p| p.name().len())
-        .max()
-        .unwrap_or(0)
-        + 2;
-    let _ = writeln!(out, "protocols:");
-    for protocol in registry.protocols() {
-        let _ = writeln!(out, "  {:<width$}{}", protocol.name(), protocol.summary());
-    }
-    let files = crate::bundled::scenario_files(std::path::Path::new("scenarios"));
-    if !files.is_empty() {
-        let _ = writeln!(out, "scenarios:");
-        for path in files {
-            let file = path.display().to_string();
-            let _ = match registry.load_file(&file) {
-                Ok(scenario) => writeln!(
-                    out,
-                    "  {file:<40}{} ({})",
-                    scenario.name(),
-                    scenario.protocol()
-                ),
-                Err(error) => writeln!(out, "  {file:<40}unreadable: {error}"),
-            };
-        }
-    }
-    exit::PASS
+    crate::list::print(registry, std::path::Path::new("scenarios"))
 }

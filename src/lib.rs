@@ -6,6 +6,8 @@
 pub mod bundled;
 pub mod check;
 pub mod cli;
+pub mod explain;
+pub mod list;
 pub mod pipeline;
 pub mod registry;
 pub mod report_cli;

@@ -133,6 +133,10 @@ pub trait RegisteredProtocol {
     fn summary(&self) -> &'static str;
     /// Reads and validates a scenario for this protocol.
     fn load(&self, file: &str, text: &str) -> Result<Box<dyn LoadedScenario>, ScenarioError>;
+    /// The names of the invariants the engine checks after every step, with default options.
+    fn invariants(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
 }
 
 struct Entry<P>(PhantomData<P>);
@@ -146,6 +150,12 @@ impl<P: Protocol> RegisteredProtocol for Entry<P> {
     }
     fn load(&self, file: &str, text: &str) -> Result<Box<dyn LoadedScenario>, ScenarioError> {
         Ok(Box::new(Loaded(scenario::load::<P>(file, text)?)))
+    }
+    fn invariants(&self) -> Vec<&'static str> {
+        P::invariants(&P::Config::default())
+            .iter()
+            .map(|invariant| invariant.name())
+            .collect()
     }
 }
 
