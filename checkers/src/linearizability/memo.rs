@@ -105,7 +105,8 @@ fn toggle(diff: &mut Vec<u32>, x: u32) {
 /// Interned model states: the search and the cache refer to states by a small id.
 pub(crate) struct States<S> {
     states: Vec<S>,
-    index: HashTable<u32>,
+    /// (hash, id): the hash is kept so that growing the table never hashes a state again.
+    index: HashTable<(u64, u32)>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -122,14 +123,13 @@ impl<S: Eq + Hash> States<S> {
     pub(crate) fn intern(&mut self, state: S) -> u32 {
         let hash = self.hasher.hash_one(&state);
         let states = &self.states;
-        if let Some(id) = self.index.find(hash, |&id| states[id as usize] == state) {
-            return *id;
+        let same = |&(h, id): &(u64, u32)| h == hash && states[id as usize] == state;
+        if let Some(&(_, id)) = self.index.find(hash, same) {
+            return id;
         }
         let id = u32::try_from(self.states.len()).expect("fewer than 2^32 distinct model states");
         self.states.push(state);
-        let (states, hasher) = (&self.states, &self.hasher);
-        self.index
-            .insert_unique(hash, id, |&id| hasher.hash_one(&states[id as usize]));
+        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         id
     }
 

@@ -5,6 +5,9 @@
 use super::witness::or_list;
 use super::{Case, Model, Operation, Step};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// A register with read, write and compare-and-set, one per key when operations carry one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -341,16 +344,24 @@ fn kv_describe(input: &KvInput, output: Option<&KvOutput>) -> String {
 }
 
 impl Model for Kv {
-    type State = String;
+    type State = KvValue;
     type Input = KvInput;
     type Output = KvOutput;
 
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> KvValue {
+        KvValue::default()
     }
 
-    fn step(&self, state: &String, input: &KvInput, output: Option<&KvOutput>) -> Step<String> {
-        kv_step(state, &input.op, output)
+    fn step(&self, state: &KvValue, input: &KvInput, output: Option<&KvOutput>) -> Step<KvValue> {
+        match (&input.op, output) {
+            (KvOp::Get, None) => Step::Unchanged,
+            (KvOp::Get, Some(KvOutput::Value(v))) if state.eq_str(v) => Step::Unchanged,
+            (KvOp::Get, Some(_)) => Step::Illegal,
+            (KvOp::Put(v), None | Some(KvOutput::Done)) => Step::To(KvValue::from(v.as_str())),
+            (KvOp::Append(v), None | Some(KvOutput::Done)) if v.is_empty() => Step::Unchanged,
+            (KvOp::Append(v), None | Some(KvOutput::Done)) => Step::To(state.append(v)),
+            _ => Step::Illegal,
+        }
     }
 
     fn partition(&self, input: &KvInput) -> Option<String> {
@@ -365,8 +376,199 @@ impl Model for Kv {
         kv_describe(input, output)
     }
 
-    fn describe_state(&self, state: &String) -> String {
-        quote(state)
+    fn describe_state(&self, state: &KvValue) -> String {
+        quote(&state.to_string())
+    }
+}
+
+/// A key's string in [`Kv`], kept as the chain of the put and the appends that built it: a
+/// step then costs the length of what it appends, not a copy of the whole string, and a state
+/// costs a link, not a copy. (Porcupine's kv histories append to strings of hundreds of bytes,
+/// and the search makes and keeps a new state at nearly every append it tries.) Two values are
+/// equal when their strings are, however they were built.
+#[derive(Clone, Default)]
+pub struct KvValue(Option<Arc<Piece>>);
+
+/// The last piece of a [`KvValue`]'s string, and the value before it.
+struct Piece {
+    before: KvValue,
+    text: Text,
+    /// The whole string's length in bytes.
+    len: usize,
+    /// The whole string's polynomial hash (see [`KvValue::hash_on`]).
+    hash: u64,
+}
+
+/// A piece's text: short ones (a typical append) inside the piece, saving an allocation.
+enum Text {
+    Inline(u8, [u8; TEXT_INLINE_BYTES_MAX]),
+    Heap(Box<[u8]>),
+}
+
+const TEXT_INLINE_BYTES_MAX: usize = 22;
+
+impl Text {
+    fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        if bytes.len() <= TEXT_INLINE_BYTES_MAX {
+            let mut inline = [0; TEXT_INLINE_BYTES_MAX];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Text::Inline(bytes.len() as u8, inline)
+        } else {
+            Text::Heap(bytes.into())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline(len, inline) => &inline[..usize::from(*len)],
+            Text::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl KvValue {
+    /// The string's length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |piece| piece.len)
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// This string with `text` appended.
+    pub fn append(&self, text: &str) -> KvValue {
+        let hash = self.0.as_ref().map_or(0, |piece| piece.hash);
+        KvValue(Some(Arc::new(Piece {
+            before: self.clone(),
+            text: Text::new(text),
+            len: self.len() + text.len(),
+            hash: Self::hash_on(hash, text),
+        })))
+    }
+
+    /// The polynomial hash of a string continued by `text`: the hash of `a` followed by `b` is
+    /// `hash_on(hash_on(0, a), b)`, so each piece extends the hash of the value before it.
+    fn hash_on(hash: u64, text: &str) -> u64 {
+        const BASE: u64 = 0x100_0000_01B3;
+        text.bytes()
+            .fold(hash, |h, b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
+    }
+
+    /// The pieces' texts, last first.
+    fn pieces_backward(&self) -> impl Iterator<Item = &[u8]> {
+        let mut at = self.0.as_deref();
+        std::iter::from_fn(move || {
+            let piece = at?;
+            at = piece.before.0.as_deref();
+            Some(piece.text.bytes())
+        })
+    }
+
+    /// Whether the string is `other`, compared from the end, where appends differ.
+    pub fn eq_str(&self, other: &str) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        let mut rest = other.as_bytes();
+        for text in self.pieces_backward() {
+            let (head, tail) = rest.split_at(rest.len() - text.len());
+            if tail != text {
+                return false;
+            }
+            rest = head;
+        }
+        true
+    }
+}
+
+impl From<&str> for KvValue {
+    fn from(text: &str) -> Self {
+        KvValue::default().append(text)
+    }
+}
+
+impl PartialEq for KvValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => return true,
+            (Some(a), Some(b)) if a.hash != b.hash || a.len != b.len => return false,
+            _ if self.len() != other.len() => return false,
+            _ => {}
+        }
+        // Walk both chains from the end; pieces need not line up.
+        let (mut a_pieces, mut b_pieces) = (self.pieces_backward(), other.pieces_backward());
+        let (mut a, mut b): (&[u8], &[u8]) = (&[], &[]);
+        loop {
+            while a.is_empty() {
+                match a_pieces.next() {
+                    Some(text) => a = text,
+                    None => break,
+                }
+            }
+            while b.is_empty() {
+                match b_pieces.next() {
+                    Some(text) => b = text,
+                    None => break,
+                }
+            }
+            // The lengths are equal, so both run out together.
+            if a.is_empty() || b.is_empty() {
+                return a.is_empty() && b.is_empty();
+            }
+            let n = a.len().min(b.len());
+            let (a_head, a_tail) = a.split_at(a.len() - n);
+            let (b_head, b_tail) = b.split_at(b.len() - n);
+            if a_tail != b_tail {
+                return false;
+            }
+            (a, b) = (a_head, b_head);
+        }
+    }
+}
+
+impl Eq for KvValue {}
+
+impl Hash for KvValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        state.write_u64(self.0.as_ref().map_or(0, |piece| piece.hash));
+    }
+}
+
+impl fmt::Display for KvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bytes = Vec::with_capacity(self.len());
+        let pieces: Vec<&[u8]> = self.pieces_backward().collect();
+        pieces
+            .iter()
+            .rev()
+            .for_each(|text| bytes.extend_from_slice(text));
+        // Every piece came from a whole &str, so the bytes are UTF-8.
+        f.write_str(&String::from_utf8_lossy(&bytes))
+    }
+}
+
+impl fmt::Debug for KvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
+impl Drop for KvValue {
+    /// Unlinks the chain one piece at a time: dropping it recursively could overflow the
+    /// stack on a key appended to many thousands of times.
+    fn drop(&mut self) {
+        let mut next = self.0.take();
+        while let Some(piece) = next {
+            next = match Arc::try_unwrap(piece) {
+                Ok(mut piece) => piece.before.0.take(),
+                Err(_) => None,
+            };
+        }
     }
 }
 
@@ -533,5 +735,68 @@ impl Model for MultiRegister {
     fn describe_state(&self, state: &Self::State) -> String {
         let parts: Vec<String> = state.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn built(pieces: &[&str]) -> KvValue {
+        pieces
+            .iter()
+            .fold(KvValue::default(), |value, piece| value.append(piece))
+    }
+
+    #[test]
+    fn kv_values_are_equal_when_their_strings_are_however_they_were_built() {
+        let hasher = foldhash::fast::FixedState::with_seed(1);
+        let whole = "x 1 0 yx 22 0 yx 3 1 y";
+        let ways = [
+            built(&[whole]),
+            built(&["x 1 0 y", "x 22 0 y", "x 3 1 y"]),
+            built(&["", "x 1 0 yx 2", "", "2 0 yx 3 1", " y"]),
+            KvValue::from("x 1 0 yx 22 0 y").append("x 3 1 y"),
+        ];
+        for a in &ways {
+            assert!(a.eq_str(whole));
+            assert_eq!(a.to_string(), whole);
+            assert_eq!(format!("{a:?}"), format!("{whole:?}"));
+            for b in &ways {
+                assert_eq!(a, b);
+                assert_eq!(hasher.hash_one(a), hasher.hash_one(b));
+            }
+        }
+        // Same length, different strings, differing first at the start, middle or end.
+        for other in [
+            "y 1 0 yx 22 0 yx 3 1 y",
+            "x 1 0 yx 23 0 yx 3 1 y",
+            "x 1 0 yx 22 0 yx 3 1 z",
+        ] {
+            let split = built(&[&other[..5], &other[5..]]);
+            for a in &ways {
+                assert_ne!(a, &split, "{other}");
+                assert!(!a.eq_str(other));
+            }
+        }
+        assert_ne!(built(&["ab"]), built(&["abc"]));
+        assert_eq!(KvValue::default(), built(&["", ""]));
+        assert!(KvValue::default().eq_str(""));
+    }
+
+    #[test]
+    fn a_long_chain_of_appends_drops_without_overflowing_the_stack() {
+        let mut value = KvValue::default();
+        for i in 0..200_000 {
+            value = value.append(if i % 2 == 0 {
+                "a"
+            } else {
+                "a longer piece than fits inline"
+            });
+        }
+        let kept = value.clone();
+        drop(value);
+        assert_eq!(kept.len(), 100_000 * (1 + 31));
     }
 }
