@@ -94,7 +94,21 @@ impl LinSet {
 
 /// Adds `x` to the sorted vector, or removes it if present.
 fn toggle(diff: &mut Vec<u32>, x: u32) {
-    match diff.binary_search(&x) {
+    // The vector is usually a handful of operations (the window of concurrency), and a scan
+    // beats a binary search there; operations left behind with unknown outcomes can make it
+    // long.
+    const SCANNED_LEN_MAX: usize = 16;
+    let found = if diff.len() <= SCANNED_LEN_MAX {
+        let at = diff.iter().position(|&d| d >= x).unwrap_or(diff.len());
+        if diff.get(at) == Some(&x) {
+            Ok(at)
+        } else {
+            Err(at)
+        }
+    } else {
+        diff.binary_search(&x)
+    };
+    match found {
         Ok(at) => {
             diff.remove(at);
         }

@@ -500,20 +500,28 @@ impl PartialEq for KvValue {
             _ => {}
         }
         // Walk both chains from the end; pieces need not line up.
-        let (mut a_pieces, mut b_pieces) = (self.pieces_backward(), other.pieces_backward());
+        let (mut a_at, mut b_at) = (self, other);
         let (mut a, mut b): (&[u8], &[u8]) = (&[], &[]);
         loop {
-            while a.is_empty() {
-                match a_pieces.next() {
-                    Some(text) => a = text,
-                    None => break,
+            if a.is_empty() && b.is_empty() {
+                // Both at a piece boundary: the rest is shared when the pieces are (the search
+                // appends to its interned states, so this is the usual way two values agree).
+                match (&a_at.0, &b_at.0) {
+                    (Some(x), Some(y)) if Arc::ptr_eq(x, y) => return true,
+                    _ => {}
                 }
             }
+            while a.is_empty() {
+                let Some(piece) = a_at.0.as_deref() else {
+                    break;
+                };
+                (a, a_at) = (piece.text.bytes(), &piece.before);
+            }
             while b.is_empty() {
-                match b_pieces.next() {
-                    Some(text) => b = text,
-                    None => break,
-                }
+                let Some(piece) = b_at.0.as_deref() else {
+                    break;
+                };
+                (b, b_at) = (piece.text.bytes(), &piece.before);
             }
             // The lengths are equal, so both run out together.
             if a.is_empty() || b.is_empty() {

@@ -62,6 +62,8 @@ pub(crate) struct Meter {
     deadline: Option<Instant>,
     /// The most memory one search's cache held, in bytes.
     pub memo_bytes_max: usize,
+    /// The next step at which [`Meter::check`] runs.
+    next_check: u64,
 }
 
 /// How often the wall clock is read, in steps: reading it costs more than a step.
@@ -74,6 +76,7 @@ impl Meter {
             steps_max,
             deadline,
             memo_bytes_max: 0,
+            next_check: 0,
         }
     }
 
@@ -83,9 +86,18 @@ impl Meter {
     }
 
     /// Counts a step; false once the budget is spent.
+    #[inline]
     fn tick(&mut self) -> bool {
         self.steps += 1;
+        // One comparison on the common path: `next_check` is the next step at which the budget
+        // could run out or the clock is due.
+        self.steps < self.next_check || self.check()
+    }
+
+    #[cold]
+    fn check(&mut self) -> bool {
         if self.steps > self.steps_max {
+            self.next_check = 0;
             return false;
         }
         if self.steps % STEPS_PER_CLOCK_READ == 0 {
@@ -95,10 +107,13 @@ impl Meter {
                 let now = Instant::now();
                 if now >= deadline {
                     self.steps_max = self.steps;
+                    self.next_check = 0;
                     return false;
                 }
             }
         }
+        let clock = (self.steps / STEPS_PER_CLOCK_READ + 1).saturating_mul(STEPS_PER_CLOCK_READ);
+        self.next_check = clock.min(self.steps_max.saturating_add(1));
         true
     }
 }
