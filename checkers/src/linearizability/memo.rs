@@ -7,7 +7,9 @@
 //! numbered in invocation order and the search linearizes them roughly in that order, so D
 //! holds only the few operations of the current window of concurrency (and the unknown-outcome
 //! operations left behind), whatever the length of the history. (m, D) determines S exactly,
-//! so two cache entries are equal exactly when their sets and states are.
+//! so two cache entries are equal exactly when their sets and states are. A search of at most
+//! `DENSE_OPS_MAX` operations (every key of the conformance histories) stores the bitset
+//! itself instead: at most 64 bytes, and nothing to maintain as operations come and go.
 //!
 //! The hash of a set is Zobrist's: the XOR of a fixed random key per operation, updated in O(1)
 //! as operations are linearized and undone.
@@ -28,33 +30,53 @@ pub(crate) fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The set of linearized operations, with its Zobrist hash and its (m, D) form kept current.
+/// Searches of at most this many operations keep whole bitsets in the cache.
+const DENSE_OPS_MAX: usize = 512;
+
+/// The set of linearized operations, with its Zobrist hash and the form the cache stores kept
+/// current: the bitset itself for a small search, the (m, D) form otherwise.
 pub(crate) struct LinSet {
-    bits: Vec<u64>,
+    bits: Vec<u32>,
     keys: Vec<u64>,
     hash: u64,
     count: u32,
+    /// Whether the (m, D) form is kept.
+    sparse: bool,
     diff: Vec<u32>,
 }
 
 impl LinSet {
     /// An empty set over `len` operations.
     pub(crate) fn new(len: usize) -> Self {
+        Self::with_form(len, len > DENSE_OPS_MAX)
+    }
+
+    fn with_form(len: usize, sparse: bool) -> Self {
         let keys = (0..len as u64)
             .map(|i| splitmix64(i ^ 0x5EED_0F11_AE00))
             .collect();
         LinSet {
-            bits: vec![0; len.div_ceil(64)],
+            bits: vec![0; len.div_ceil(32)],
             keys,
             hash: 0,
             count: 0,
+            sparse,
             diff: Vec::new(),
         }
     }
 
     /// Whether operation `i` is linearized.
     pub(crate) fn contains(&self, i: usize) -> bool {
-        self.bits[i / 64] & (1 << (i % 64)) != 0
+        self.bits[i / 32] & (1 << (i % 32)) != 0
+    }
+
+    /// The words the cache stores and compares: with `count`, they determine the set.
+    fn key(&self) -> &[u32] {
+        if self.sparse {
+            &self.diff
+        } else {
+            &self.bits
+        }
     }
 
     /// How many operations are linearized.
@@ -66,12 +88,12 @@ impl LinSet {
     /// Adds operation `i`, which must be absent.
     pub(crate) fn insert(&mut self, i: usize) {
         debug_assert!(!self.contains(i));
-        self.bits[i / 64] |= 1 << (i % 64);
+        self.bits[i / 32] |= 1 << (i % 32);
         self.hash ^= self.keys[i];
         // With m = count before the insertion: if i == m the prefix simply grows; otherwise
         // m changes sides (it is now inside the prefix) and so does i.
         let m = self.count;
-        if i as u32 != m {
+        if self.sparse && i as u32 != m {
             toggle(&mut self.diff, m);
             toggle(&mut self.diff, i as u32);
         }
@@ -81,11 +103,11 @@ impl LinSet {
     /// Removes operation `i`, which must be present: the exact inverse of `insert`.
     pub(crate) fn remove(&mut self, i: usize) {
         debug_assert!(self.contains(i));
-        self.bits[i / 64] &= !(1 << (i % 64));
+        self.bits[i / 32] &= !(1 << (i % 32));
         self.hash ^= self.keys[i];
         self.count -= 1;
         let m = self.count;
-        if i as u32 != m {
+        if self.sparse && i as u32 != m {
             toggle(&mut self.diff, m);
             toggle(&mut self.diff, i as u32);
         }
@@ -158,7 +180,8 @@ impl<S: Eq + Hash> States<S> {
     }
 }
 
-/// One explored configuration: the set in (m, D) form (D in the arena) and the state id.
+/// One explored configuration: the set as `count` and its key words (in the arena: D, or the
+/// whole bitset), and the state id.
 #[derive(Clone, Copy)]
 struct Entry {
     hash: u64,
@@ -189,20 +212,20 @@ impl Memo {
         let same = |entry: &Entry| {
             entry.state == state
                 && entry.count == set.count
-                && entry.diff_len as usize == set.diff.len()
-                && arena[entry.diff_start as usize..][..entry.diff_len as usize] == set.diff[..]
+                && entry.diff_len as usize == set.key().len()
+                && arena[entry.diff_start as usize..][..entry.diff_len as usize] == *set.key()
         };
         if self.table.find(hash, same).is_some() {
             return false;
         }
         let diff_start = u32::try_from(self.arena.len()).expect("memo arena below 2^32 words");
-        self.arena.extend_from_slice(&set.diff);
+        self.arena.extend_from_slice(set.key());
         let entry = Entry {
             hash,
             state,
             count: set.count,
             diff_start,
-            diff_len: set.diff.len() as u32,
+            diff_len: set.key().len() as u32,
         };
         self.table.insert_unique(hash, entry, |e| e.hash);
         true
@@ -236,7 +259,7 @@ mod tests {
 
     #[test]
     fn the_difference_form_tracks_every_insert_and_remove() {
-        let mut set = LinSet::new(20);
+        let mut set = LinSet::with_form(20, true);
         let order = [3, 0, 1, 7, 2, 19, 4, 5, 6];
         for &i in &order {
             set.insert(i);
@@ -250,21 +273,37 @@ mod tests {
 
     #[test]
     fn equal_sets_reached_in_different_orders_hit_the_cache() {
-        let mut memo = Memo::new();
-        let mut a = LinSet::new(10);
-        for i in [0, 4, 2] {
-            a.insert(i);
+        for sparse in [false, true] {
+            let mut memo = Memo::new();
+            let mut a = LinSet::with_form(70, sparse);
+            for i in [0, 4, 2, 65] {
+                a.insert(i);
+            }
+            assert!(memo.insert(&a, 7));
+            let mut b = LinSet::with_form(70, sparse);
+            for i in [2, 0, 9, 65, 4] {
+                b.insert(i);
+            }
+            b.remove(9);
+            assert!(!memo.insert(&b, 7), "same set, same state");
+            assert!(memo.insert(&b, 8), "same set, another state");
+            b.insert(1);
+            assert!(memo.insert(&b, 7), "another set");
+            b.remove(1);
+            b.remove(65);
+            b.insert(66);
+            assert!(memo.insert(&b, 7), "another set of the same size");
+            assert_eq!(memo.len(), 4);
         }
-        assert!(memo.insert(&a, 7));
-        let mut b = LinSet::new(10);
-        for i in [2, 0, 9, 4] {
-            b.insert(i);
-        }
-        b.remove(9);
-        assert!(!memo.insert(&b, 7), "same set, same state");
-        assert!(memo.insert(&b, 8), "same set, another state");
-        b.insert(1);
-        assert!(memo.insert(&b, 7), "another set");
-        assert_eq!(memo.len(), 3);
+    }
+
+    #[test]
+    fn small_searches_keep_whole_bitsets_and_large_ones_the_difference_form() {
+        assert!(!LinSet::new(DENSE_OPS_MAX).sparse);
+        assert!(LinSet::new(DENSE_OPS_MAX + 1).sparse);
+        let mut dense = LinSet::new(100);
+        dense.insert(3);
+        assert!(dense.diff.is_empty(), "nothing to maintain");
+        assert_eq!(dense.key().len(), 4);
     }
 }
