@@ -4,10 +4,11 @@
 
 use super::witness::or_list;
 use super::{Case, Model, Operation, Step};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// A register with read, write and compare-and-set, one per key when operations carry one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -349,7 +350,7 @@ impl Model for Kv {
     type Output = KvOutput;
 
     fn init(&self) -> KvValue {
-        KvValue::default()
+        KvValue::empty_with_arena()
     }
 
     fn step(&self, state: &KvValue, input: &KvInput, output: Option<&KvOutput>) -> Step<KvValue> {
@@ -357,7 +358,7 @@ impl Model for Kv {
             (KvOp::Get, None) => Step::Unchanged,
             (KvOp::Get, Some(KvOutput::Value(v))) if state.eq_str(v) => Step::Unchanged,
             (KvOp::Get, Some(_)) => Step::Illegal,
-            (KvOp::Put(v), None | Some(KvOutput::Done)) => Step::To(KvValue::from(v.as_str())),
+            (KvOp::Put(v), None | Some(KvOutput::Done)) => Step::To(state.replaced(v)),
             (KvOp::Append(v), None | Some(KvOutput::Done)) if v.is_empty() => Step::Unchanged,
             (KvOp::Append(v), None | Some(KvOutput::Done)) => Step::To(state.append(v)),
             _ => Step::Illegal,
@@ -384,96 +385,126 @@ impl Model for Kv {
 /// A key's string in [`Kv`], kept as the chain of the put and the appends that built it: a
 /// step then costs the length of what it appends, not a copy of the whole string, and a state
 /// costs a link, not a copy. (Porcupine's kv histories append to strings of hundreds of bytes,
-/// and the search makes and keeps a new state at nearly every append it tries.) Two values are
-/// equal when their strings are, however they were built.
-#[derive(Clone, Default)]
-pub struct KvValue(Option<Arc<Piece>>);
-
-/// The last piece of a [`KvValue`]'s string, and the value before it.
-struct Piece {
-    before: KvValue,
-    text: Text,
-    /// The whole string's length in bytes.
+/// and the search makes and keeps a new state at nearly every append it tries.) The links of
+/// all the values grown from one [`Kv::init`] live in one shared arena, freed with the last of
+/// them. Two values are equal when their strings are, however they were built.
+///
+/// Not `Send`: the arena is shared without locks, as one search shares it.
+#[derive(Clone)]
+pub struct KvValue {
+    arena: Option<Rc<RefCell<Arena>>>,
+    /// The last link, or `NO_LINK` for the empty string.
+    link: u32,
+    /// The string's length in bytes.
     len: usize,
-    /// The whole string's polynomial hash (see [`KvValue::hash_on`]).
+    /// The string's polynomial hash (see [`KvValue::hash_on`]).
     hash: u64,
 }
 
-/// A piece's text: short ones (a typical append) inside the piece, saving an allocation.
-enum Text {
-    Inline(u8, [u8; TEXT_INLINE_BYTES_MAX]),
-    Heap(Box<[u8]>),
+/// Links and their texts.
+#[derive(Default)]
+struct Arena {
+    links: Vec<Link>,
+    bytes: Vec<u8>,
 }
 
-const TEXT_INLINE_BYTES_MAX: usize = 22;
+/// One put or append: its text (in the arena's bytes) and the link before it.
+#[derive(Clone, Copy)]
+struct Link {
+    before: u32,
+    text_start: u32,
+    text_len: u32,
+}
 
-impl Text {
-    fn new(text: &str) -> Self {
-        let bytes = text.as_bytes();
-        if bytes.len() <= TEXT_INLINE_BYTES_MAX {
-            let mut inline = [0; TEXT_INLINE_BYTES_MAX];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            Text::Inline(bytes.len() as u8, inline)
-        } else {
-            Text::Heap(bytes.into())
-        }
+const NO_LINK: u32 = u32::MAX;
+
+impl Arena {
+    fn text(&self, link: &Link) -> &[u8] {
+        &self.bytes[link.text_start as usize..][..link.text_len as usize]
     }
 
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Text::Inline(len, inline) => &inline[..usize::from(*len)],
-            Text::Heap(bytes) => bytes,
-        }
+    /// The texts of the chain ending at `link`, last first.
+    fn texts_backward(&self, mut link: u32) -> impl Iterator<Item = &[u8]> {
+        std::iter::from_fn(move || {
+            let at = *self.links.get(link as usize)?;
+            link = at.before;
+            Some(self.text(&at))
+        })
     }
 }
 
 impl KvValue {
+    /// The empty string, with an arena of its own for the values grown from it.
+    fn empty_with_arena() -> Self {
+        KvValue {
+            arena: Some(Rc::default()),
+            link: NO_LINK,
+            len: 0,
+            hash: 0,
+        }
+    }
+
     /// The string's length in bytes.
     pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |piece| piece.len)
+        self.len
     }
 
     /// Whether the string is empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// This string with `text` appended.
     pub fn append(&self, text: &str) -> KvValue {
-        let hash = self.0.as_ref().map_or(0, |piece| piece.hash);
-        KvValue(Some(Arc::new(Piece {
-            before: self.clone(),
-            text: Text::new(text),
-            len: self.len() + text.len(),
-            hash: Self::hash_on(hash, text),
-        })))
+        self.link_after(self.link, self.len, self.hash, text)
+    }
+
+    /// `text` alone, in this value's arena.
+    fn replaced(&self, text: &str) -> KvValue {
+        self.link_after(NO_LINK, 0, 0, text)
+    }
+
+    fn link_after(&self, before: u32, len: usize, hash: u64, text: &str) -> KvValue {
+        let arena = self.arena.clone().unwrap_or_default();
+        let link = {
+            let mut a = arena.borrow_mut();
+            let link = Link {
+                before,
+                text_start: u32::try_from(a.bytes.len()).expect("kv arena below 4 GiB"),
+                text_len: u32::try_from(text.len()).expect("kv text below 4 GiB"),
+            };
+            a.bytes.extend_from_slice(text.as_bytes());
+            a.links.push(link);
+            u32::try_from(a.links.len() - 1).expect("fewer than 2^32 kv links")
+        };
+        KvValue {
+            arena: Some(arena),
+            link,
+            len: len + text.len(),
+            hash: Self::hash_on(hash, text.as_bytes()),
+        }
     }
 
     /// The polynomial hash of a string continued by `text`: the hash of `a` followed by `b` is
-    /// `hash_on(hash_on(0, a), b)`, so each piece extends the hash of the value before it.
-    fn hash_on(hash: u64, text: &str) -> u64 {
+    /// `hash_on(hash_on(0, a), b)`, so each link extends the hash of the value before it.
+    fn hash_on(hash: u64, text: &[u8]) -> u64 {
         const BASE: u64 = 0x100_0000_01B3;
-        text.bytes()
-            .fold(hash, |h, b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
-    }
-
-    /// The pieces' texts, last first.
-    fn pieces_backward(&self) -> impl Iterator<Item = &[u8]> {
-        let mut at = self.0.as_deref();
-        std::iter::from_fn(move || {
-            let piece = at?;
-            at = piece.before.0.as_deref();
-            Some(piece.text.bytes())
+        text.iter().fold(hash, |h, &b| {
+            h.wrapping_mul(BASE).wrapping_add(u64::from(b))
         })
     }
 
     /// Whether the string is `other`, compared from the end, where appends differ.
     pub fn eq_str(&self, other: &str) -> bool {
-        if self.len() != other.len() {
+        if self.len != other.len() {
             return false;
         }
+        let Some(arena) = &self.arena else {
+            return true;
+        };
+        let arena = arena.borrow();
         let mut rest = other.as_bytes();
-        for text in self.pieces_backward() {
+        for text in arena.texts_backward(self.link) {
             let (head, tail) = rest.split_at(rest.len() - text.len());
             if tail != text {
                 return false;
@@ -481,6 +512,18 @@ impl KvValue {
             rest = head;
         }
         true
+    }
+}
+
+impl Default for KvValue {
+    /// The empty string.
+    fn default() -> Self {
+        KvValue {
+            arena: None,
+            link: NO_LINK,
+            len: 0,
+            hash: 0,
+        }
     }
 }
 
@@ -492,36 +535,37 @@ impl From<&str> for KvValue {
 
 impl PartialEq for KvValue {
     fn eq(&self, other: &Self) -> bool {
-        match (&self.0, &other.0) {
-            (None, None) => return true,
-            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => return true,
-            (Some(a), Some(b)) if a.hash != b.hash || a.len != b.len => return false,
-            _ if self.len() != other.len() => return false,
-            _ => {}
+        if self.len != other.len || self.hash != other.hash {
+            return false;
         }
-        // Walk both chains from the end; pieces need not line up.
-        let (mut a_at, mut b_at) = (self, other);
+        let (Some(a_arena), Some(b_arena)) = (&self.arena, &other.arena) else {
+            return self.len == 0;
+        };
+        let same_arena = Rc::ptr_eq(a_arena, b_arena);
+        if same_arena && self.link == other.link {
+            return true;
+        }
+        let (a_arena, b_arena) = (a_arena.borrow(), b_arena.borrow());
+        // Walk both chains from the end; links need not line up.
+        let (mut a_at, mut b_at) = (self.link, other.link);
         let (mut a, mut b): (&[u8], &[u8]) = (&[], &[]);
         loop {
-            if a.is_empty() && b.is_empty() {
-                // Both at a piece boundary: the rest is shared when the pieces are (the search
-                // appends to its interned states, so this is the usual way two values agree).
-                match (&a_at.0, &b_at.0) {
-                    (Some(x), Some(y)) if Arc::ptr_eq(x, y) => return true,
-                    _ => {}
-                }
+            if a.is_empty() && b.is_empty() && same_arena && a_at == b_at {
+                // The rest is shared (the search appends to its interned states, so this is
+                // the usual way two values agree).
+                return true;
             }
             while a.is_empty() {
-                let Some(piece) = a_at.0.as_deref() else {
+                let Some(link) = a_arena.links.get(a_at as usize) else {
                     break;
                 };
-                (a, a_at) = (piece.text.bytes(), &piece.before);
+                (a, a_at) = (a_arena.text(link), link.before);
             }
             while b.is_empty() {
-                let Some(piece) = b_at.0.as_deref() else {
+                let Some(link) = b_arena.links.get(b_at as usize) else {
                     break;
                 };
-                (b, b_at) = (piece.text.bytes(), &piece.before);
+                (b, b_at) = (b_arena.text(link), link.before);
             }
             // The lengths are equal, so both run out together.
             if a.is_empty() || b.is_empty() {
@@ -542,20 +586,24 @@ impl Eq for KvValue {}
 
 impl Hash for KvValue {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(self.len());
-        state.write_u64(self.0.as_ref().map_or(0, |piece| piece.hash));
+        state.write_usize(self.len);
+        state.write_u64(self.hash);
     }
 }
 
 impl fmt::Display for KvValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut bytes = Vec::with_capacity(self.len());
-        let pieces: Vec<&[u8]> = self.pieces_backward().collect();
-        pieces
+        let Some(arena) = &self.arena else {
+            return Ok(());
+        };
+        let arena = arena.borrow();
+        let texts: Vec<&[u8]> = arena.texts_backward(self.link).collect();
+        let bytes: Vec<u8> = texts
             .iter()
             .rev()
-            .for_each(|text| bytes.extend_from_slice(text));
-        // Every piece came from a whole &str, so the bytes are UTF-8.
+            .flat_map(|text| text.iter().copied())
+            .collect();
+        // Every text came from a whole &str, so the bytes are UTF-8.
         f.write_str(&String::from_utf8_lossy(&bytes))
     }
 }
@@ -563,20 +611,6 @@ impl fmt::Display for KvValue {
 impl fmt::Debug for KvValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.to_string(), f)
-    }
-}
-
-impl Drop for KvValue {
-    /// Unlinks the chain one piece at a time: dropping it recursively could overflow the
-    /// stack on a key appended to many thousands of times.
-    fn drop(&mut self) {
-        let mut next = self.0.take();
-        while let Some(piece) = next {
-            next = match Arc::try_unwrap(piece) {
-                Ok(mut piece) => piece.before.0.take(),
-                Err(_) => None,
-            };
-        }
     }
 }
 
@@ -761,11 +795,16 @@ mod tests {
     fn kv_values_are_equal_when_their_strings_are_however_they_were_built() {
         let hasher = foldhash::fast::FixedState::with_seed(1);
         let whole = "x 1 0 yx 22 0 yx 3 1 y";
+        let init = Kv.init();
         let ways = [
             built(&[whole]),
             built(&["x 1 0 y", "x 22 0 y", "x 3 1 y"]),
             built(&["", "x 1 0 yx 2", "", "2 0 yx 3 1", " y"]),
             KvValue::from("x 1 0 yx 22 0 y").append("x 3 1 y"),
+            // Chains sharing one arena, as in a search.
+            init.append("x 1 0 yx 22 0 y").append("x 3 1 y"),
+            init.append("x 1 0 y").replaced(whole),
+            init.append(whole),
         ];
         for a in &ways {
             assert!(a.eq_str(whole));
@@ -795,6 +834,7 @@ mod tests {
 
     #[test]
     fn a_long_chain_of_appends_drops_without_overflowing_the_stack() {
+        assert_eq!(Kv.init().append("a").replaced("bc"), KvValue::from("bc"));
         let mut value = KvValue::default();
         for i in 0..200_000 {
             value = value.append(if i % 2 == 0 {
