@@ -43,6 +43,11 @@ pub(crate) struct LinSet {
     /// Whether the (m, D) form is kept.
     sparse: bool,
     diff: Vec<u32>,
+    /// Dense form: the words before `low` are full and those from `high` on are empty, so
+    /// `count` and the words between determine the set (the full words number
+    /// `(count - their ones) / 32`).
+    low: usize,
+    high: usize,
 }
 
 impl LinSet {
@@ -62,6 +67,8 @@ impl LinSet {
             count: 0,
             sparse,
             diff: Vec::new(),
+            low: 0,
+            high: 0,
         }
     }
 
@@ -75,7 +82,7 @@ impl LinSet {
         if self.sparse {
             &self.diff
         } else {
-            &self.bits
+            &self.bits[self.low..self.high]
         }
     }
 
@@ -88,8 +95,15 @@ impl LinSet {
     /// Adds operation `i`, which must be absent.
     pub(crate) fn insert(&mut self, i: usize) {
         debug_assert!(!self.contains(i));
-        self.bits[i / 32] |= 1 << (i % 32);
+        let word = i / 32;
+        self.bits[word] |= 1 << (i % 32);
         self.hash ^= self.keys[i];
+        if !self.sparse {
+            self.high = self.high.max(word + 1);
+            while self.low < self.bits.len() && self.bits[self.low] == u32::MAX {
+                self.low += 1;
+            }
+        }
         // With m = count before the insertion: if i == m the prefix simply grows; otherwise
         // m changes sides (it is now inside the prefix) and so does i.
         let m = self.count;
@@ -103,8 +117,15 @@ impl LinSet {
     /// Removes operation `i`, which must be present: the exact inverse of `insert`.
     pub(crate) fn remove(&mut self, i: usize) {
         debug_assert!(self.contains(i));
-        self.bits[i / 32] &= !(1 << (i % 32));
+        let word = i / 32;
+        self.bits[word] &= !(1 << (i % 32));
         self.hash ^= self.keys[i];
+        if !self.sparse {
+            self.low = self.low.min(word);
+            while self.high > self.low && self.bits[self.high - 1] == 0 {
+                self.high -= 1;
+            }
+        }
         self.count -= 1;
         let m = self.count;
         if self.sparse && i as u32 != m {
@@ -138,11 +159,23 @@ fn toggle(diff: &mut Vec<u32>, x: u32) {
     }
 }
 
+/// A hash kept in 32 bits, to keep table entries small (the tables hold far fewer than 2^32
+/// entries, and equality, not the hash, decides).
+fn short(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A kept 32-bit hash as the 64 bits the table wants: hashbrown takes its bucket from the low
+/// bits and its tag from the top seven, so both must vary.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Interned model states: the search and the cache refer to states by a small id.
 pub(crate) struct States<S> {
     states: Vec<S>,
     /// (hash, id): the hash is kept so that growing the table never hashes a state again.
-    index: HashTable<(u64, u32)>,
+    index: HashTable<(u32, u32)>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -157,15 +190,16 @@ impl<S: Eq + Hash> States<S> {
 
     /// The id of `state`, adding it if new.
     pub(crate) fn intern(&mut self, state: S) -> u32 {
-        let hash = self.hasher.hash_one(&state);
+        let hash = short(self.hasher.hash_one(&state));
         let states = &self.states;
-        let same = |&(h, id): &(u64, u32)| h == hash && states[id as usize] == state;
-        if let Some(&(_, id)) = self.index.find(hash, same) {
+        let same = |&(h, id): &(u32, u32)| h == hash && states[id as usize] == state;
+        if let Some(&(_, id)) = self.index.find(spread(hash), same) {
             return id;
         }
         let id = u32::try_from(self.states.len()).expect("fewer than 2^32 distinct model states");
         self.states.push(state);
-        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
+        self.index
+            .insert_unique(spread(hash), (hash, id), |&(h, _)| spread(h));
         id
     }
 
@@ -184,7 +218,7 @@ impl<S: Eq + Hash> States<S> {
 /// whole bitset), and the state id.
 #[derive(Clone, Copy)]
 struct Entry {
-    hash: u64,
+    hash: u32,
     state: u32,
     count: u32,
     diff_start: u32,
@@ -207,15 +241,18 @@ impl Memo {
 
     /// Records (set, state); false when it was already there.
     pub(crate) fn insert(&mut self, set: &LinSet, state: u32) -> bool {
-        let hash = splitmix64(set.hash ^ u64::from(state).wrapping_mul(0xA24B_AED4_963E_E407));
+        let hash = short(splitmix64(
+            set.hash ^ u64::from(state).wrapping_mul(0xA24B_AED4_963E_E407),
+        ));
         let arena = &self.arena;
         let same = |entry: &Entry| {
-            entry.state == state
+            entry.hash == hash
+                && entry.state == state
                 && entry.count == set.count
                 && entry.diff_len as usize == set.key().len()
                 && arena[entry.diff_start as usize..][..entry.diff_len as usize] == *set.key()
         };
-        if self.table.find(hash, same).is_some() {
+        if self.table.find(spread(hash), same).is_some() {
             return false;
         }
         let diff_start = u32::try_from(self.arena.len()).expect("memo arena below 2^32 words");
@@ -227,7 +264,8 @@ impl Memo {
             diff_start,
             diff_len: set.key().len() as u32,
         };
-        self.table.insert_unique(hash, entry, |e| e.hash);
+        self.table
+            .insert_unique(spread(hash), entry, |e| spread(e.hash));
         true
     }
 
@@ -297,13 +335,42 @@ mod tests {
         }
     }
 
+    /// The dense form's words, rebuilt from scratch.
+    fn naive_window(set: &LinSet) -> &[u32] {
+        let low = set.bits.iter().take_while(|&&w| w == u32::MAX).count();
+        let high = set.bits.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        &set.bits[low..high.max(low)]
+    }
+
+    #[test]
+    fn the_dense_form_tracks_every_insert_and_remove() {
+        let mut set = LinSet::with_form(100, false);
+        let mut order: Vec<usize> = (0..100).map(|i| (i * 37) % 100).collect();
+        for (n, &i) in order.iter().enumerate() {
+            set.insert(i);
+            assert_eq!(set.key(), naive_window(&set), "after inserting {i}");
+            if n % 3 == 2 {
+                set.remove(order[n - 1]);
+                assert_eq!(set.key(), naive_window(&set), "after removing");
+                set.insert(order[n - 1]);
+            }
+        }
+        assert_eq!(set.key(), [0b1111], "every word full but the last, of 4 operations");
+        for &i in order.iter().rev() {
+            set.remove(i);
+            assert_eq!(set.key(), naive_window(&set), "after removing {i}");
+        }
+        assert!(set.key().is_empty(), "every word empty");
+    }
+
     #[test]
     fn small_searches_keep_whole_bitsets_and_large_ones_the_difference_form() {
         assert!(!LinSet::new(DENSE_OPS_MAX).sparse);
         assert!(LinSet::new(DENSE_OPS_MAX + 1).sparse);
         let mut dense = LinSet::new(100);
         dense.insert(3);
+        dense.insert(40);
         assert!(dense.diff.is_empty(), "nothing to maintain");
-        assert_eq!(dense.key().len(), 4);
+        assert_eq!(dense.key(), [1 << 3, 1 << 8]);
     }
 }

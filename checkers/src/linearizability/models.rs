@@ -366,7 +366,21 @@ impl Model for Kv {
     }
 
     fn partition(&self, input: &KvInput) -> Option<String> {
-        Some(format!("{:?}", input.key))
+        // Quoted as `{:?}` would, without its escaping machinery for the usual plain key
+        // (printable ASCII needs no escape but for the quote and the backslash).
+        let key = &input.key;
+        if key
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            let mut quoted = String::with_capacity(key.len() + 2);
+            quoted.push('"');
+            quoted.push_str(key);
+            quoted.push('"');
+            Some(quoted)
+        } else {
+            Some(format!("{key:?}"))
+        }
     }
 
     fn is_read_only(&self, input: &KvInput) -> bool {
@@ -830,6 +844,26 @@ mod tests {
         assert_ne!(built(&["ab"]), built(&["abc"]));
         assert_eq!(KvValue::default(), built(&["", ""]));
         assert!(KvValue::default().eq_str(""));
+    }
+
+    #[test]
+    fn kv_keys_are_quoted_as_debug_quotes_them() {
+        for key in [
+            "0",
+            "a key",
+            "",
+            "quote\"d",
+            "back\\slash",
+            "tab\t",
+            "é",
+            "\u{301}x",
+        ] {
+            let input = KvInput {
+                key: key.to_string(),
+                op: KvOp::Get,
+            };
+            assert_eq!(Kv.partition(&input), Some(format!("{key:?}")));
+        }
     }
 
     #[test]
