@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn the_dense_form_tracks_every_insert_and_remove() {
         let mut set = LinSet::with_form(100, false);
-        let mut order: Vec<usize> = (0..100).map(|i| (i * 37) % 100).collect();
+        let order: Vec<usize> = (0..100).map(|i| (i * 37) % 100).collect();
         for (n, &i) in order.iter().enumerate() {
             set.insert(i);
             assert_eq!(set.key(), naive_window(&set), "after inserting {i}");
