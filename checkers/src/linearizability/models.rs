@@ -409,8 +409,8 @@ pub struct KvValue {
     arena: Option<Rc<RefCell<Arena>>>,
     /// The last link, or `NO_LINK` for the empty string.
     link: u32,
-    /// The string's length in bytes.
-    len: usize,
+    /// The string's length in bytes (below 4 GiB, as the arena holding its texts is).
+    len: u32,
     /// The string's polynomial hash (see [`KvValue::hash_on`]).
     hash: u64,
 }
@@ -460,7 +460,7 @@ impl KvValue {
 
     /// The string's length in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether the string is empty.
@@ -478,7 +478,7 @@ impl KvValue {
         self.link_after(NO_LINK, 0, 0, text)
     }
 
-    fn link_after(&self, before: u32, len: usize, hash: u64, text: &str) -> KvValue {
+    fn link_after(&self, before: u32, len: u32, hash: u64, text: &str) -> KvValue {
         let arena = self.arena.clone().unwrap_or_default();
         let link = {
             let mut a = arena.borrow_mut();
@@ -494,7 +494,7 @@ impl KvValue {
         KvValue {
             arena: Some(arena),
             link,
-            len: len + text.len(),
+            len: u32::try_from(len as usize + text.len()).expect("kv value below 4 GiB"),
             hash: Self::hash_on(hash, text.as_bytes()),
         }
     }
@@ -510,7 +510,7 @@ impl KvValue {
 
     /// Whether the string is `other`, compared from the end, where appends differ.
     pub fn eq_str(&self, other: &str) -> bool {
-        if self.len != other.len() {
+        if self.len() != other.len() {
             return false;
         }
         let Some(arena) = &self.arena else {
@@ -600,7 +600,7 @@ impl Eq for KvValue {}
 
 impl Hash for KvValue {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(self.len);
+        state.write_u32(self.len);
         state.write_u64(self.hash);
     }
 }
