@@ -1,7 +1,8 @@
 //! Checker speed beside Porcupine's, on the conformance histories, and peak memory on a
 //! generated 100,000-operation register history.
 //!
-//! Run with `cargo bench --bench checker`. Parsing is excluded from every time, as in
+//! Run with `cargo bench --bench checker` (add e.g. `-- kv` to run some groups only: etcd, kv,
+//! whole-map, knossos, memory). Parsing is excluded from every time, as in
 //! Porcupine's figures (`../shared/conformance/README.md`, `porcupine/TIMINGS.tsv`, measured on
 //! a 2-core machine of the kind CI runs on). Each figure is the median of several repetitions.
 //! Speed is measured here only, never in a test.
@@ -120,7 +121,7 @@ fn kv_file(
     jepsen::kv(&jepsen::read(&text).expect("readable")).expect("a kv history")
 }
 
-fn kv() {
+fn kv(whole_map: bool) {
     println!();
     println!("porcupine kv histories");
     println!("  {:<44} {:>12} {:>12}", "", "faultline", "porcupine");
@@ -129,6 +130,9 @@ fn kv() {
         let (time, report) = median(|| lin::check(&Kv, &log, &options()));
         let label = format!("{name}, key by key ({:?})", report.verdict);
         println!("  {:<44} {:>12} {:>9.1} ms", label, ms(time), porcupine_ms);
+    }
+    if !whole_map {
+        return;
     }
     let log = kv_file("c10-ok.txt");
     let start = Instant::now();
@@ -329,10 +333,26 @@ fn main() {
         let length = args[2].parse().expect("a length");
         return peak_memory_child(length, args.get(3).is_some());
     }
-    // `cargo bench` passes `--bench`; anything else is ignored.
-    etcd();
-    kv();
-    knossos();
-    memory();
+    // `cargo bench` passes `--bench`; other arguments not starting with `-` name the groups
+    // to run (etcd, kv, whole-map, knossos, memory), e.g. `cargo bench --bench checker -- kv`;
+    // none: all of them.
+    let groups: Vec<&str> = args[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |group: &str| groups.is_empty() || groups.contains(&group);
+    if wanted("etcd") {
+        etcd();
+    }
+    if wanted("kv") || wanted("whole-map") {
+        kv(wanted("whole-map"));
+    }
+    if wanted("knossos") {
+        knossos();
+    }
+    if wanted("memory") {
+        memory();
+    }
     let _ = Model::describe_state(&CasRegister::default(), &None);
 }

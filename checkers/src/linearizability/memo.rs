@@ -7,7 +7,9 @@
 //! numbered in invocation order and the search linearizes them roughly in that order, so D
 //! holds only the few operations of the current window of concurrency (and the unknown-outcome
 //! operations left behind), whatever the length of the history. (m, D) determines S exactly,
-//! so two cache entries are equal exactly when their sets and states are.
+//! so two cache entries are equal exactly when their sets and states are. A search of at most
+//! `DENSE_OPS_MAX` operations (every key of the conformance histories) stores the bitset
+//! itself instead: at most 64 bytes, and nothing to maintain as operations come and go.
 //!
 //! The hash of a set is Zobrist's: the XOR of a fixed random key per operation, updated in O(1)
 //! as operations are linearized and undone.
@@ -28,33 +30,60 @@ pub(crate) fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The set of linearized operations, with its Zobrist hash and its (m, D) form kept current.
+/// Searches of at most this many operations keep whole bitsets in the cache.
+const DENSE_OPS_MAX: usize = 512;
+
+/// The set of linearized operations, with its Zobrist hash and the form the cache stores kept
+/// current: the bitset itself for a small search, the (m, D) form otherwise.
 pub(crate) struct LinSet {
-    bits: Vec<u64>,
+    bits: Vec<u32>,
     keys: Vec<u64>,
     hash: u64,
     count: u32,
+    /// Whether the (m, D) form is kept.
+    sparse: bool,
     diff: Vec<u32>,
+    /// Dense form: the words before `low` are full and those from `high` on are empty, so
+    /// `count` and the words between determine the set (the full words number
+    /// `(count - their ones) / 32`).
+    low: usize,
+    high: usize,
 }
 
 impl LinSet {
     /// An empty set over `len` operations.
     pub(crate) fn new(len: usize) -> Self {
+        Self::with_form(len, len > DENSE_OPS_MAX)
+    }
+
+    fn with_form(len: usize, sparse: bool) -> Self {
         let keys = (0..len as u64)
             .map(|i| splitmix64(i ^ 0x5EED_0F11_AE00))
             .collect();
         LinSet {
-            bits: vec![0; len.div_ceil(64)],
+            bits: vec![0; len.div_ceil(32)],
             keys,
             hash: 0,
             count: 0,
+            sparse,
             diff: Vec::new(),
+            low: 0,
+            high: 0,
         }
     }
 
     /// Whether operation `i` is linearized.
     pub(crate) fn contains(&self, i: usize) -> bool {
-        self.bits[i / 64] & (1 << (i % 64)) != 0
+        self.bits[i / 32] & (1 << (i % 32)) != 0
+    }
+
+    /// The words the cache stores and compares: with `count`, they determine the set.
+    fn key(&self) -> &[u32] {
+        if self.sparse {
+            &self.diff
+        } else {
+            &self.bits[self.low..self.high]
+        }
     }
 
     /// How many operations are linearized.
@@ -66,12 +95,19 @@ impl LinSet {
     /// Adds operation `i`, which must be absent.
     pub(crate) fn insert(&mut self, i: usize) {
         debug_assert!(!self.contains(i));
-        self.bits[i / 64] |= 1 << (i % 64);
+        let word = i / 32;
+        self.bits[word] |= 1 << (i % 32);
         self.hash ^= self.keys[i];
+        if !self.sparse {
+            self.high = self.high.max(word + 1);
+            while self.low < self.bits.len() && self.bits[self.low] == u32::MAX {
+                self.low += 1;
+            }
+        }
         // With m = count before the insertion: if i == m the prefix simply grows; otherwise
         // m changes sides (it is now inside the prefix) and so does i.
         let m = self.count;
-        if i as u32 != m {
+        if self.sparse && i as u32 != m {
             toggle(&mut self.diff, m);
             toggle(&mut self.diff, i as u32);
         }
@@ -81,11 +117,18 @@ impl LinSet {
     /// Removes operation `i`, which must be present: the exact inverse of `insert`.
     pub(crate) fn remove(&mut self, i: usize) {
         debug_assert!(self.contains(i));
-        self.bits[i / 64] &= !(1 << (i % 64));
+        let word = i / 32;
+        self.bits[word] &= !(1 << (i % 32));
         self.hash ^= self.keys[i];
+        if !self.sparse {
+            self.low = self.low.min(word);
+            while self.high > self.low && self.bits[self.high - 1] == 0 {
+                self.high -= 1;
+            }
+        }
         self.count -= 1;
         let m = self.count;
-        if i as u32 != m {
+        if self.sparse && i as u32 != m {
             toggle(&mut self.diff, m);
             toggle(&mut self.diff, i as u32);
         }
@@ -94,7 +137,21 @@ impl LinSet {
 
 /// Adds `x` to the sorted vector, or removes it if present.
 fn toggle(diff: &mut Vec<u32>, x: u32) {
-    match diff.binary_search(&x) {
+    // The vector is usually a handful of operations (the window of concurrency), and a scan
+    // beats a binary search there; operations left behind with unknown outcomes can make it
+    // long.
+    const SCANNED_LEN_MAX: usize = 16;
+    let found = if diff.len() <= SCANNED_LEN_MAX {
+        let at = diff.iter().position(|&d| d >= x).unwrap_or(diff.len());
+        if diff.get(at) == Some(&x) {
+            Ok(at)
+        } else {
+            Err(at)
+        }
+    } else {
+        diff.binary_search(&x)
+    };
+    match found {
         Ok(at) => {
             diff.remove(at);
         }
@@ -102,10 +159,23 @@ fn toggle(diff: &mut Vec<u32>, x: u32) {
     }
 }
 
+/// A hash kept in 32 bits, to keep table entries small (the tables hold far fewer than 2^32
+/// entries, and equality, not the hash, decides).
+fn short(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A kept 32-bit hash as the 64 bits the table wants: hashbrown takes its bucket from the low
+/// bits and its tag from the top seven, so both must vary.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Interned model states: the search and the cache refer to states by a small id.
 pub(crate) struct States<S> {
     states: Vec<S>,
-    index: HashTable<u32>,
+    /// (hash, id): the hash is kept so that growing the table never hashes a state again.
+    index: HashTable<(u32, u32)>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -120,16 +190,16 @@ impl<S: Eq + Hash> States<S> {
 
     /// The id of `state`, adding it if new.
     pub(crate) fn intern(&mut self, state: S) -> u32 {
-        let hash = self.hasher.hash_one(&state);
+        let hash = short(self.hasher.hash_one(&state));
         let states = &self.states;
-        if let Some(id) = self.index.find(hash, |&id| states[id as usize] == state) {
-            return *id;
+        let same = |&(h, id): &(u32, u32)| h == hash && states[id as usize] == state;
+        if let Some(&(_, id)) = self.index.find(spread(hash), same) {
+            return id;
         }
         let id = u32::try_from(self.states.len()).expect("fewer than 2^32 distinct model states");
         self.states.push(state);
-        let (states, hasher) = (&self.states, &self.hasher);
         self.index
-            .insert_unique(hash, id, |&id| hasher.hash_one(&states[id as usize]));
+            .insert_unique(spread(hash), (hash, id), |&(h, _)| spread(h));
         id
     }
 
@@ -144,10 +214,11 @@ impl<S: Eq + Hash> States<S> {
     }
 }
 
-/// One explored configuration: the set in (m, D) form (D in the arena) and the state id.
+/// One explored configuration: the set as `count` and its key words (in the arena: D, or the
+/// whole bitset), and the state id.
 #[derive(Clone, Copy)]
 struct Entry {
-    hash: u64,
+    hash: u32,
     state: u32,
     count: u32,
     diff_start: u32,
@@ -170,27 +241,31 @@ impl Memo {
 
     /// Records (set, state); false when it was already there.
     pub(crate) fn insert(&mut self, set: &LinSet, state: u32) -> bool {
-        let hash = splitmix64(set.hash ^ u64::from(state).wrapping_mul(0xA24B_AED4_963E_E407));
+        let hash = short(splitmix64(
+            set.hash ^ u64::from(state).wrapping_mul(0xA24B_AED4_963E_E407),
+        ));
         let arena = &self.arena;
         let same = |entry: &Entry| {
-            entry.state == state
+            entry.hash == hash
+                && entry.state == state
                 && entry.count == set.count
-                && entry.diff_len as usize == set.diff.len()
-                && arena[entry.diff_start as usize..][..entry.diff_len as usize] == set.diff[..]
+                && entry.diff_len as usize == set.key().len()
+                && arena[entry.diff_start as usize..][..entry.diff_len as usize] == *set.key()
         };
-        if self.table.find(hash, same).is_some() {
+        if self.table.find(spread(hash), same).is_some() {
             return false;
         }
         let diff_start = u32::try_from(self.arena.len()).expect("memo arena below 2^32 words");
-        self.arena.extend_from_slice(&set.diff);
+        self.arena.extend_from_slice(set.key());
         let entry = Entry {
             hash,
             state,
             count: set.count,
             diff_start,
-            diff_len: set.diff.len() as u32,
+            diff_len: set.key().len() as u32,
         };
-        self.table.insert_unique(hash, entry, |e| e.hash);
+        self.table
+            .insert_unique(spread(hash), entry, |e| spread(e.hash));
         true
     }
 
@@ -222,7 +297,7 @@ mod tests {
 
     #[test]
     fn the_difference_form_tracks_every_insert_and_remove() {
-        let mut set = LinSet::new(20);
+        let mut set = LinSet::with_form(20, true);
         let order = [3, 0, 1, 7, 2, 19, 4, 5, 6];
         for &i in &order {
             set.insert(i);
@@ -236,21 +311,66 @@ mod tests {
 
     #[test]
     fn equal_sets_reached_in_different_orders_hit_the_cache() {
-        let mut memo = Memo::new();
-        let mut a = LinSet::new(10);
-        for i in [0, 4, 2] {
-            a.insert(i);
+        for sparse in [false, true] {
+            let mut memo = Memo::new();
+            let mut a = LinSet::with_form(70, sparse);
+            for i in [0, 4, 2, 65] {
+                a.insert(i);
+            }
+            assert!(memo.insert(&a, 7));
+            let mut b = LinSet::with_form(70, sparse);
+            for i in [2, 0, 9, 65, 4] {
+                b.insert(i);
+            }
+            b.remove(9);
+            assert!(!memo.insert(&b, 7), "same set, same state");
+            assert!(memo.insert(&b, 8), "same set, another state");
+            b.insert(1);
+            assert!(memo.insert(&b, 7), "another set");
+            b.remove(1);
+            b.remove(65);
+            b.insert(66);
+            assert!(memo.insert(&b, 7), "another set of the same size");
+            assert_eq!(memo.len(), 4);
         }
-        assert!(memo.insert(&a, 7));
-        let mut b = LinSet::new(10);
-        for i in [2, 0, 9, 4] {
-            b.insert(i);
+    }
+
+    /// The dense form's words, rebuilt from scratch.
+    fn naive_window(set: &LinSet) -> &[u32] {
+        let low = set.bits.iter().take_while(|&&w| w == u32::MAX).count();
+        let high = set.bits.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        &set.bits[low..high.max(low)]
+    }
+
+    #[test]
+    fn the_dense_form_tracks_every_insert_and_remove() {
+        let mut set = LinSet::with_form(100, false);
+        let order: Vec<usize> = (0..100).map(|i| (i * 37) % 100).collect();
+        for (n, &i) in order.iter().enumerate() {
+            set.insert(i);
+            assert_eq!(set.key(), naive_window(&set), "after inserting {i}");
+            if n % 3 == 2 {
+                set.remove(order[n - 1]);
+                assert_eq!(set.key(), naive_window(&set), "after removing");
+                set.insert(order[n - 1]);
+            }
         }
-        b.remove(9);
-        assert!(!memo.insert(&b, 7), "same set, same state");
-        assert!(memo.insert(&b, 8), "same set, another state");
-        b.insert(1);
-        assert!(memo.insert(&b, 7), "another set");
-        assert_eq!(memo.len(), 3);
+        assert_eq!(set.key(), [0b1111], "every word full but the last, of 4 operations");
+        for &i in order.iter().rev() {
+            set.remove(i);
+            assert_eq!(set.key(), naive_window(&set), "after removing {i}");
+        }
+        assert!(set.key().is_empty(), "every word empty");
+    }
+
+    #[test]
+    fn small_searches_keep_whole_bitsets_and_large_ones_the_difference_form() {
+        assert!(!LinSet::new(DENSE_OPS_MAX).sparse);
+        assert!(LinSet::new(DENSE_OPS_MAX + 1).sparse);
+        let mut dense = LinSet::new(100);
+        dense.insert(3);
+        dense.insert(40);
+        assert!(dense.diff.is_empty(), "nothing to maintain");
+        assert_eq!(dense.key(), [1 << 3, 1 << 8]);
     }
 }

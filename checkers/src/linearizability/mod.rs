@@ -520,6 +520,7 @@ impl<'a, I: Eq + Hash, O> Job<'a, I, O> {
                 call: call_rank[slot],
                 ret: ret_rank[slot],
                 twin_before,
+                read_only: model.is_read_only(&op.input),
             });
             job.inputs.push(&op.input);
             job.outputs

@@ -4,7 +4,11 @@
 
 use super::witness::or_list;
 use super::{Case, Model, Operation, Step};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 /// A register with read, write and compare-and-set, one per key when operations carry one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -341,20 +345,42 @@ fn kv_describe(input: &KvInput, output: Option<&KvOutput>) -> String {
 }
 
 impl Model for Kv {
-    type State = String;
+    type State = KvValue;
     type Input = KvInput;
     type Output = KvOutput;
 
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> KvValue {
+        KvValue::empty_with_arena()
     }
 
-    fn step(&self, state: &String, input: &KvInput, output: Option<&KvOutput>) -> Step<String> {
-        kv_step(state, &input.op, output)
+    fn step(&self, state: &KvValue, input: &KvInput, output: Option<&KvOutput>) -> Step<KvValue> {
+        match (&input.op, output) {
+            (KvOp::Get, None) => Step::Unchanged,
+            (KvOp::Get, Some(KvOutput::Value(v))) if state.eq_str(v) => Step::Unchanged,
+            (KvOp::Get, Some(_)) => Step::Illegal,
+            (KvOp::Put(v), None | Some(KvOutput::Done)) => Step::To(state.replaced(v)),
+            (KvOp::Append(v), None | Some(KvOutput::Done)) if v.is_empty() => Step::Unchanged,
+            (KvOp::Append(v), None | Some(KvOutput::Done)) => Step::To(state.append(v)),
+            _ => Step::Illegal,
+        }
     }
 
     fn partition(&self, input: &KvInput) -> Option<String> {
-        Some(format!("{:?}", input.key))
+        // Quoted as `{:?}` would, without its escaping machinery for the usual plain key
+        // (printable ASCII needs no escape but for the quote and the backslash).
+        let key = &input.key;
+        if key
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            let mut quoted = String::with_capacity(key.len() + 2);
+            quoted.push('"');
+            quoted.push_str(key);
+            quoted.push('"');
+            Some(quoted)
+        } else {
+            Some(format!("{key:?}"))
+        }
     }
 
     fn is_read_only(&self, input: &KvInput) -> bool {
@@ -365,8 +391,240 @@ impl Model for Kv {
         kv_describe(input, output)
     }
 
-    fn describe_state(&self, state: &String) -> String {
-        quote(state)
+    fn describe_state(&self, state: &KvValue) -> String {
+        quote(&state.to_string())
+    }
+}
+
+/// A key's string in [`Kv`], kept as the chain of the put and the appends that built it: a
+/// step then costs the length of what it appends, not a copy of the whole string, and a state
+/// costs a link, not a copy. (Porcupine's kv histories append to strings of hundreds of bytes,
+/// and the search makes and keeps a new state at nearly every append it tries.) The links of
+/// all the values grown from one [`Kv::init`] live in one shared arena, freed with the last of
+/// them. Two values are equal when their strings are, however they were built.
+///
+/// Not `Send`: the arena is shared without locks, as one search shares it.
+#[derive(Clone)]
+pub struct KvValue {
+    arena: Option<Rc<RefCell<Arena>>>,
+    /// The last link, or `NO_LINK` for the empty string.
+    link: u32,
+    /// The string's length in bytes (below 4 GiB, as the arena holding its texts is).
+    len: u32,
+    /// The string's polynomial hash (see [`KvValue::hash_on`]).
+    hash: u64,
+}
+
+/// Links and their texts.
+#[derive(Default)]
+struct Arena {
+    links: Vec<Link>,
+    bytes: Vec<u8>,
+}
+
+/// One put or append: its text (in the arena's bytes) and the link before it.
+#[derive(Clone, Copy)]
+struct Link {
+    before: u32,
+    text_start: u32,
+    text_len: u32,
+}
+
+const NO_LINK: u32 = u32::MAX;
+
+impl Arena {
+    fn text(&self, link: &Link) -> &[u8] {
+        &self.bytes[link.text_start as usize..][..link.text_len as usize]
+    }
+
+    /// The texts of the chain ending at `link`, last first.
+    fn texts_backward(&self, mut link: u32) -> impl Iterator<Item = &[u8]> {
+        std::iter::from_fn(move || {
+            let at = *self.links.get(link as usize)?;
+            link = at.before;
+            Some(self.text(&at))
+        })
+    }
+}
+
+impl KvValue {
+    /// The empty string, with an arena of its own for the values grown from it.
+    fn empty_with_arena() -> Self {
+        KvValue {
+            arena: Some(Rc::default()),
+            link: NO_LINK,
+            len: 0,
+            hash: 0,
+        }
+    }
+
+    /// The string's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// This string with `text` appended.
+    pub fn append(&self, text: &str) -> KvValue {
+        self.link_after(self.link, self.len, self.hash, text)
+    }
+
+    /// `text` alone, in this value's arena.
+    fn replaced(&self, text: &str) -> KvValue {
+        self.link_after(NO_LINK, 0, 0, text)
+    }
+
+    fn link_after(&self, before: u32, len: u32, hash: u64, text: &str) -> KvValue {
+        let arena = self.arena.clone().unwrap_or_default();
+        let link = {
+            let mut a = arena.borrow_mut();
+            let link = Link {
+                before,
+                text_start: u32::try_from(a.bytes.len()).expect("kv arena below 4 GiB"),
+                text_len: u32::try_from(text.len()).expect("kv text below 4 GiB"),
+            };
+            a.bytes.extend_from_slice(text.as_bytes());
+            a.links.push(link);
+            u32::try_from(a.links.len() - 1).expect("fewer than 2^32 kv links")
+        };
+        KvValue {
+            arena: Some(arena),
+            link,
+            len: u32::try_from(len as usize + text.len()).expect("kv value below 4 GiB"),
+            hash: Self::hash_on(hash, text.as_bytes()),
+        }
+    }
+
+    /// The polynomial hash of a string continued by `text`: the hash of `a` followed by `b` is
+    /// `hash_on(hash_on(0, a), b)`, so each link extends the hash of the value before it.
+    fn hash_on(hash: u64, text: &[u8]) -> u64 {
+        const BASE: u64 = 0x100_0000_01B3;
+        text.iter().fold(hash, |h, &b| {
+            h.wrapping_mul(BASE).wrapping_add(u64::from(b))
+        })
+    }
+
+    /// Whether the string is `other`, compared from the end, where appends differ.
+    pub fn eq_str(&self, other: &str) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        let Some(arena) = &self.arena else {
+            return true;
+        };
+        let arena = arena.borrow();
+        let mut rest = other.as_bytes();
+        for text in arena.texts_backward(self.link) {
+            let (head, tail) = rest.split_at(rest.len() - text.len());
+            if tail != text {
+                return false;
+            }
+            rest = head;
+        }
+        true
+    }
+}
+
+impl Default for KvValue {
+    /// The empty string.
+    fn default() -> Self {
+        KvValue {
+            arena: None,
+            link: NO_LINK,
+            len: 0,
+            hash: 0,
+        }
+    }
+}
+
+impl From<&str> for KvValue {
+    fn from(text: &str) -> Self {
+        KvValue::default().append(text)
+    }
+}
+
+impl PartialEq for KvValue {
+    fn eq(&self, other: &Self) -> bool {
+        if self.len != other.len || self.hash != other.hash {
+            return false;
+        }
+        let (Some(a_arena), Some(b_arena)) = (&self.arena, &other.arena) else {
+            return self.len == 0;
+        };
+        let same_arena = Rc::ptr_eq(a_arena, b_arena);
+        if same_arena && self.link == other.link {
+            return true;
+        }
+        let (a_arena, b_arena) = (a_arena.borrow(), b_arena.borrow());
+        // Walk both chains from the end; links need not line up.
+        let (mut a_at, mut b_at) = (self.link, other.link);
+        let (mut a, mut b): (&[u8], &[u8]) = (&[], &[]);
+        loop {
+            if a.is_empty() && b.is_empty() && same_arena && a_at == b_at {
+                // The rest is shared (the search appends to its interned states, so this is
+                // the usual way two values agree).
+                return true;
+            }
+            while a.is_empty() {
+                let Some(link) = a_arena.links.get(a_at as usize) else {
+                    break;
+                };
+                (a, a_at) = (a_arena.text(link), link.before);
+            }
+            while b.is_empty() {
+                let Some(link) = b_arena.links.get(b_at as usize) else {
+                    break;
+                };
+                (b, b_at) = (b_arena.text(link), link.before);
+            }
+            // The lengths are equal, so both run out together.
+            if a.is_empty() || b.is_empty() {
+                return a.is_empty() && b.is_empty();
+            }
+            let n = a.len().min(b.len());
+            let (a_head, a_tail) = a.split_at(a.len() - n);
+            let (b_head, b_tail) = b.split_at(b.len() - n);
+            if a_tail != b_tail {
+                return false;
+            }
+            (a, b) = (a_head, b_head);
+        }
+    }
+}
+
+impl Eq for KvValue {}
+
+impl Hash for KvValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.len);
+        state.write_u64(self.hash);
+    }
+}
+
+impl fmt::Display for KvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(arena) = &self.arena else {
+            return Ok(());
+        };
+        let arena = arena.borrow();
+        let texts: Vec<&[u8]> = arena.texts_backward(self.link).collect();
+        let bytes: Vec<u8> = texts
+            .iter()
+            .rev()
+            .flat_map(|text| text.iter().copied())
+            .collect();
+        // Every text came from a whole &str, so the bytes are UTF-8.
+        f.write_str(&String::from_utf8_lossy(&bytes))
+    }
+}
+
+impl fmt::Debug for KvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_string(), f)
     }
 }
 
@@ -533,5 +791,94 @@ impl Model for MultiRegister {
     fn describe_state(&self, state: &Self::State) -> String {
         let parts: Vec<String> = state.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn built(pieces: &[&str]) -> KvValue {
+        pieces
+            .iter()
+            .fold(KvValue::default(), |value, piece| value.append(piece))
+    }
+
+    #[test]
+    fn kv_values_are_equal_when_their_strings_are_however_they_were_built() {
+        let hasher = foldhash::fast::FixedState::with_seed(1);
+        let whole = "x 1 0 yx 22 0 yx 3 1 y";
+        let init = Kv.init();
+        let ways = [
+            built(&[whole]),
+            built(&["x 1 0 y", "x 22 0 y", "x 3 1 y"]),
+            built(&["", "x 1 0 yx 2", "", "2 0 yx 3 1", " y"]),
+            KvValue::from("x 1 0 yx 22 0 y").append("x 3 1 y"),
+            // Chains sharing one arena, as in a search.
+            init.append("x 1 0 yx 22 0 y").append("x 3 1 y"),
+            init.append("x 1 0 y").replaced(whole),
+            init.append(whole),
+        ];
+        for a in &ways {
+            assert!(a.eq_str(whole));
+            assert_eq!(a.to_string(), whole);
+            assert_eq!(format!("{a:?}"), format!("{whole:?}"));
+            for b in &ways {
+                assert_eq!(a, b);
+                assert_eq!(hasher.hash_one(a), hasher.hash_one(b));
+            }
+        }
+        // Same length, different strings, differing first at the start, middle or end.
+        for other in [
+            "y 1 0 yx 22 0 yx 3 1 y",
+            "x 1 0 yx 23 0 yx 3 1 y",
+            "x 1 0 yx 22 0 yx 3 1 z",
+        ] {
+            let split = built(&[&other[..5], &other[5..]]);
+            for a in &ways {
+                assert_ne!(a, &split, "{other}");
+                assert!(!a.eq_str(other));
+            }
+        }
+        assert_ne!(built(&["ab"]), built(&["abc"]));
+        assert_eq!(KvValue::default(), built(&["", ""]));
+        assert!(KvValue::default().eq_str(""));
+    }
+
+    #[test]
+    fn kv_keys_are_quoted_as_debug_quotes_them() {
+        for key in [
+            "0",
+            "a key",
+            "",
+            "quote\"d",
+            "back\\slash",
+            "tab\t",
+            "é",
+            "\u{301}x",
+        ] {
+            let input = KvInput {
+                key: key.to_string(),
+                op: KvOp::Get,
+            };
+            assert_eq!(Kv.partition(&input), Some(format!("{key:?}")));
+        }
+    }
+
+    #[test]
+    fn a_long_chain_of_appends_drops_without_overflowing_the_stack() {
+        assert_eq!(Kv.init().append("a").replaced("bc"), KvValue::from("bc"));
+        let mut value = KvValue::default();
+        for i in 0..200_000 {
+            value = value.append(if i % 2 == 0 {
+                "a"
+            } else {
+                "a longer piece than fits inline"
+            });
+        }
+        let kept = value.clone();
+        drop(value);
+        assert_eq!(kept.len(), 100_000 * (1 + 31));
     }
 }

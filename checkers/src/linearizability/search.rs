@@ -11,9 +11,11 @@
 //! Sequential consistency uses the same list cut into one section per client: a completion
 //! then walls off only the rest of its own client's operations.
 //!
-//! Two reductions, each keeping every verdict (the reasoning is at each):
+//! Three reductions, each keeping every verdict (the reasoning is at each):
 //! - an operation with unknown outcome that would leave the state unchanged is not linearized;
-//! - identical unknown-outcome operations are linearized in invocation order only.
+//! - identical unknown-outcome operations are linearized in invocation order only;
+//! - a read that can be linearized is the only choice tried at its configuration
+//!   ([`Frame::first_only`]).
 
 use super::memo::{LinSet, Memo, States};
 use super::Step;
@@ -32,6 +34,8 @@ pub(crate) struct JobOp {
     pub ret: Option<u64>,
     /// An earlier identical unknown-outcome operation that must be linearized first.
     pub twin_before: Option<u32>,
+    /// It never changes the state ([`super::Model::is_read_only`]).
+    pub read_only: bool,
 }
 
 impl JobOp {
@@ -58,6 +62,8 @@ pub(crate) struct Meter {
     deadline: Option<Instant>,
     /// The most memory one search's cache held, in bytes.
     pub memo_bytes_max: usize,
+    /// The next step at which [`Meter::check`] runs.
+    next_check: u64,
 }
 
 /// How often the wall clock is read, in steps: reading it costs more than a step.
@@ -70,6 +76,7 @@ impl Meter {
             steps_max,
             deadline,
             memo_bytes_max: 0,
+            next_check: 0,
         }
     }
 
@@ -79,9 +86,18 @@ impl Meter {
     }
 
     /// Counts a step; false once the budget is spent.
+    #[inline]
     fn tick(&mut self) -> bool {
         self.steps += 1;
+        // One comparison on the common path: `next_check` is the next step at which the budget
+        // could run out or the clock is due.
+        self.steps < self.next_check || self.check()
+    }
+
+    #[cold]
+    fn check(&mut self) -> bool {
         if self.steps > self.steps_max {
+            self.next_check = 0;
             return false;
         }
         if self.steps % STEPS_PER_CLOCK_READ == 0 {
@@ -91,10 +107,13 @@ impl Meter {
                 let now = Instant::now();
                 if now >= deadline {
                     self.steps_max = self.steps;
+                    self.next_check = 0;
                     return false;
                 }
             }
         }
+        let clock = (self.steps / STEPS_PER_CLOCK_READ + 1).saturating_mul(STEPS_PER_CLOCK_READ);
+        self.next_check = clock.min(self.steps_max.saturating_add(1));
         true
     }
 }
@@ -265,6 +284,28 @@ impl Furthest {
 struct Frame {
     op: u32,
     before: u32,
+    /// The operation is a read that must take effect: if no order works with it linearized
+    /// here, none works from the configuration before it, so the search backtracks past that
+    /// configuration at once instead of trying the entries after it. Any order from there
+    /// places the read somewhere later; moving it to the front keeps the order valid, since
+    /// it is legal here and a read changes no state wherever it stands, and it keeps real
+    /// time, since every operation that completed before it began is already linearized (its
+    /// invocation was reached before any completion) and moving an operation earlier only
+    /// satisfies more of the order "it completed before the other began". The same holds per
+    /// client for sequential consistency. (An operation that merely left this state as it
+    /// was, such as a write of the value already there, may change the state where it stands
+    /// later: it does not qualify.)
+    first_only: bool,
+}
+
+/// What trying to linearize an operation did.
+enum Try {
+    /// It is linearized.
+    Taken,
+    /// It cannot be linearized here; the walk goes on.
+    Rejected,
+    /// It is a read and its configuration already failed: so does this one.
+    Dead,
 }
 
 /// One search, resumable: [`Search::resume`] runs it for a slice of steps, so that the keys
@@ -352,7 +393,12 @@ impl<'s, T: Stepper> Search<'s, T> {
                 self.set.remove(op);
                 self.state = frame.before;
                 self.remaining += usize::from(!ops[op].optional());
-                self.node = self.entries.next[self.entries.call_node[op] as usize];
+                self.node = if frame.first_only {
+                    // Nothing after it can succeed where it failed (see `Frame::first_only`).
+                    end
+                } else {
+                    self.entries.next[self.entries.call_node[op] as usize]
+                };
                 continue;
             }
             let code = self.entries.code[node as usize];
@@ -373,9 +419,16 @@ impl<'s, T: Stepper> Search<'s, T> {
                 self.node = self.entries.section_end[node as usize];
                 continue;
             }
-            if !self.try_linearize(op) {
-                self.node = self.entries.next[node as usize];
-                continue;
+            match self.try_linearize(op) {
+                Try::Taken => {}
+                Try::Rejected => {
+                    self.node = self.entries.next[node as usize];
+                    continue;
+                }
+                Try::Dead => {
+                    self.node = end;
+                    continue;
+                }
             }
             if !ops[op].optional() {
                 self.remaining -= 1;
@@ -389,36 +442,40 @@ impl<'s, T: Stepper> Search<'s, T> {
     }
 
     /// Linearizes `op` if the model accepts it and the configuration it leads to is new.
-    fn try_linearize(&mut self, op: usize) -> bool {
+    fn try_linearize(&mut self, op: usize) -> Try {
         let job_op = &self.ops[op];
         if job_op
             .twin_before
             .is_some_and(|t| !self.set.contains(t as usize))
         {
-            return false;
+            return Try::Rejected;
         }
         let after = match self.stepper.step(self.states.get(self.state), op) {
-            Step::Illegal => return false,
+            Step::Illegal => return Try::Rejected,
             Step::Unchanged => self.state,
             Step::To(next) => self.states.intern(next),
         };
         // An unknown-outcome operation that changes nothing is better left out: leaving it
         // unlinearized keeps every later choice open, and it need never be linearized.
         if job_op.optional() && after == self.state {
-            return false;
+            return Try::Rejected;
         }
+        let first_only = job_op.read_only && !job_op.optional();
         self.set.insert(op);
         if !self.memo.insert(&self.set, after) {
             self.set.remove(op);
-            return false;
+            // The configuration with `op` linearized was explored and failed; for a read, so
+            // has this one (see `Frame::first_only`).
+            return if first_only { Try::Dead } else { Try::Rejected };
         }
         self.stack.push(Frame {
             op: op as u32,
             before: self.state,
+            first_only,
         });
         self.state = after;
         self.entries.lift(op);
-        true
+        Try::Taken
     }
 
     fn deepest(&self) -> Deepest<T::State> {
