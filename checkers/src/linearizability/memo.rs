@@ -360,7 +360,11 @@ mod tests {
                 set.insert(order[n - 1]);
             }
         }
-        assert_eq!(set.key(), [0b1111], "every word full but the last, of 4 operations");
+        assert_eq!(
+            set.key(),
+            [0b1111],
+            "every word full but the last, of 4 operations"
+        );
         for &i in order.iter().rev() {
             set.remove(i);
             assert_eq!(set.key(), naive_window(&set), "after removing {i}");
