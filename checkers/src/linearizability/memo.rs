@@ -190,17 +190,22 @@ impl<S: Eq + Hash> States<S> {
 
     /// The id of `state`, adding it if new.
     pub(crate) fn intern(&mut self, state: S) -> u32 {
+        self.intern_new(state).0
+    }
+
+    /// The id of `state`, adding it if new, and whether it was.
+    pub(crate) fn intern_new(&mut self, state: S) -> (u32, bool) {
         let hash = short(self.hasher.hash_one(&state));
         let states = &self.states;
         let same = |&(h, id): &(u32, u32)| h == hash && states[id as usize] == state;
         if let Some(&(_, id)) = self.index.find(spread(hash), same) {
-            return id;
+            return (id, false);
         }
         let id = u32::try_from(self.states.len()).expect("fewer than 2^32 distinct model states");
         self.states.push(state);
         self.index
             .insert_unique(spread(hash), (hash, id), |&(h, _)| spread(h));
-        id
+        (id, true)
     }
 
     /// The state with id `id`.

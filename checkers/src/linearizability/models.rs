@@ -846,6 +846,41 @@ mod tests {
         assert!(KvValue::default().eq_str(""));
     }
 
+    /// A value built by puts and appends from pieces of a small alphabet, beside the string.
+    fn build(init: &KvValue, steps: &[(bool, String)]) -> (KvValue, String) {
+        steps.iter().fold(
+            (init.clone(), String::new()),
+            |(value, string), (put, text)| {
+                if *put {
+                    (value.replaced(text), text.clone())
+                } else {
+                    (value.append(text), string + text)
+                }
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn kv_values_compare_and_hash_as_their_strings(
+            a in proptest::collection::vec((proptest::bool::weighted(0.1), "[ab]{0,3}"), 0..8),
+            b in proptest::collection::vec((proptest::bool::weighted(0.1), "[ab]{0,3}"), 0..8),
+            shared in proptest::bool::ANY,
+        ) {
+            let hasher = foldhash::fast::FixedState::with_seed(3);
+            let init = Kv.init();
+            let other = if shared { init.clone() } else { Kv.init() };
+            let ((x, xs), (y, ys)) = (build(&init, &a), build(&other, &b));
+            proptest::prop_assert_eq!(x == y, xs == ys);
+            proptest::prop_assert!(x.eq_str(&xs) && y.eq_str(&ys));
+            proptest::prop_assert_eq!(x.eq_str(&ys), xs == ys);
+            proptest::prop_assert_eq!(x.to_string(), xs.clone());
+            if xs == ys {
+                proptest::prop_assert_eq!(hasher.hash_one(&x), hasher.hash_one(&y));
+            }
+        }
+    }
+
     #[test]
     fn kv_keys_are_quoted_as_debug_quotes_them() {
         for key in [
@@ -867,18 +902,17 @@ mod tests {
     }
 
     #[test]
-    fn a_long_chain_of_appends_drops_without_overflowing_the_stack() {
+    fn a_long_chain_of_appends_compares_and_prints_without_recursion() {
         assert_eq!(Kv.init().append("a").replaced("bc"), KvValue::from("bc"));
-        let mut value = KvValue::default();
-        for i in 0..200_000 {
-            value = value.append(if i % 2 == 0 {
-                "a"
-            } else {
-                "a longer piece than fits inline"
-            });
+        let init = Kv.init();
+        let (mut short, mut long) = (init.clone(), init);
+        for _ in 0..100_000 {
+            short = short.append("a").append("b");
+            long = long.append("ab");
         }
-        let kept = value.clone();
-        drop(value);
-        assert_eq!(kept.len(), 100_000 * (1 + 31));
+        assert_eq!(short, long);
+        assert_ne!(short.append("a"), long.append("b"));
+        assert_eq!(short.to_string().len(), 200_000);
+        assert!(long.eq_str(&"ab".repeat(100_000)));
     }
 }

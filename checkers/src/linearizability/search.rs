@@ -6,7 +6,8 @@
 //! entries are unlinked ("lifted") and the walk restarts; a completion is a wall, since an
 //! operation cannot be linearized after one that completed before it began, so reaching one
 //! means backtracking: the last linearized operation is relinked and the walk goes on after
-//! it. Lowe's memoization of (set, state) makes each configuration explored once.
+//! it. Lowe's memoization of (set, state) makes each configuration explored once (twice at
+//! most where new states are the rule and the cache skips them: see `try_linearize`).
 //!
 //! Sequential consistency uses the same list cut into one section per client: a completion
 //! then walls off only the rest of its own client's operations.
@@ -326,6 +327,9 @@ pub(crate) struct Search<'s, T: Stepper> {
     stack: Vec<Frame>,
     furthest: Furthest,
     node: u32,
+    /// Steps that led to a state never seen before, and to one seen before.
+    steps_to_new: u64,
+    steps_to_seen: u64,
 }
 
 impl<'s, T: Stepper> Search<'s, T> {
@@ -357,6 +361,8 @@ impl<'s, T: Stepper> Search<'s, T> {
                 states: Vec::new(),
             },
             node,
+            steps_to_new: 0,
+            steps_to_seen: 0,
         }
     }
 
@@ -450,10 +456,19 @@ impl<'s, T: Stepper> Search<'s, T> {
         {
             return Try::Rejected;
         }
-        let after = match self.stepper.step(self.states.get(self.state), op) {
+        let (after, fresh) = match self.stepper.step(self.states.get(self.state), op) {
             Step::Illegal => return Try::Rejected,
-            Step::Unchanged => self.state,
-            Step::To(next) => self.states.intern(next),
+            Step::Unchanged => (self.state, false),
+            Step::To(next) => {
+                let (after, fresh) = self.states.intern_new(next);
+                let count = if fresh {
+                    &mut self.steps_to_new
+                } else {
+                    &mut self.steps_to_seen
+                };
+                *count += 1;
+                (after, fresh)
+            }
         };
         // An unknown-outcome operation that changes nothing is better left out: leaving it
         // unlinearized keeps every later choice open, and it need never be linearized.
@@ -462,7 +477,15 @@ impl<'s, T: Stepper> Search<'s, T> {
         }
         let first_only = job_op.read_only && !job_op.optional();
         self.set.insert(op);
-        if !self.memo.insert(&self.set, after) {
+        // A configuration whose state was never seen before cannot be in the cache. Where new
+        // states are the rule (a kv string grows differently along every order of appends),
+        // it is not stored either: storing it would only help if the same state came back
+        // with the same set, and then the configuration is explored a second time, stored
+        // at that point (its state is no longer new). Every configuration is so explored at
+        // most twice, and the cache holds a fraction of them. Where states recur (registers,
+        // commuting appends to a whole map), everything is stored.
+        let skip_cache = fresh && self.steps_to_new > self.steps_to_seen;
+        if !skip_cache && !self.memo.insert(&self.set, after) {
             self.set.remove(op);
             // The configuration with `op` linearized was explored and failed; for a read, so
             // has this one (see `Frame::first_only`).
