@@ -157,7 +157,7 @@ fn ns(value: f64) -> String {
 }
 
 /// About `target` round values covering [lo, hi].
-fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let span = hi - lo;
     if !(span.is_finite() && span > 0.0) {
         return vec![lo];

@@ -20,7 +20,7 @@ pub mod ops;
 pub mod png;
 pub mod taxonomy;
 pub mod terminal;
-mod text;
+pub mod text;
 pub mod timeline;
 pub mod window;
 

@@ -99,18 +99,24 @@ impl std::error::Error for NoTextError {}
 
 /// How a label looks.
 #[derive(Clone, Copy)]
-pub(crate) struct LabelStyle {
+pub struct LabelStyle {
     /// Text height in pixels.
     pub px: f64,
+    /// Its colour.
     pub color: RGBColor,
+    /// Horizontal anchor.
     pub h: HPos,
+    /// Vertical anchor.
     pub v: VPos,
+    /// Bold or not.
     pub bold: bool,
     /// The font to rasterize with; None for SVG output, or when no font exists.
     pub font: Option<&'static FontArc>,
 }
 
 impl LabelStyle {
+    /// Text `px` pixels high, dark grey, anchored at its left middle; `font` None leaves the
+    /// face to an SVG viewer (and draws nothing on a bitmap).
     pub fn new(px: f64, font: Option<&'static FontArc>) -> Self {
         LabelStyle {
             px,
@@ -122,17 +128,20 @@ impl LabelStyle {
         }
     }
 
+    /// The same style anchored at another point of the text.
     pub fn anchor(mut self, h: HPos, v: VPos) -> Self {
         self.h = h;
         self.v = v;
         self
     }
 
+    /// The same style in another colour.
     pub fn color(mut self, color: RGBColor) -> Self {
         self.color = color;
         self
     }
 
+    /// The same style in bold.
     pub fn bold(mut self) -> Self {
         self.bold = true;
         self
@@ -230,9 +239,12 @@ impl BackendTextStyle for LabelStyle {
 }
 
 /// A label at a pixel position of the whole drawing.
-pub(crate) struct Label {
+pub struct Label {
+    /// What it says.
     pub text: String,
+    /// Where, in pixels of the whole drawing.
     pub at: BackendCoord,
+    /// How it looks.
     pub style: LabelStyle,
 }
 
@@ -259,7 +271,7 @@ impl<DB: DrawingBackend> Drawable<DB> for Label {
 }
 
 /// Draws `text` at pixel `at` of `root`.
-pub(crate) fn label<DB: DrawingBackend>(
+pub fn label<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     text: impl Into<String>,
     at: BackendCoord,

@@ -1,20 +1,18 @@
 //! The chart each reproduction writes as `NAME.svg`: one or more panels of lines and points,
 //! measured beside published or expected, drawn with plotters' SVG backend.
 //!
-//! Text goes through [`SvgText`], a text style that needs no font: the SVG backend writes each
-//! label as a `<text>` element and the browser picks the face (the same approach as the report
-//! charts in `reports`, whose label style is private to that crate). Axes, grids and legends
-//! are drawn by hand for the same reason: plotters' own mesh labels need a font at run time.
+//! Text goes through the report charts' label style (`reports::text`) without a font: the SVG
+//! backend writes each label as a `<text>` element and the browser picks the face. Axes, grids
+//! and legends are drawn by hand for the same reason: plotters' own mesh labels need a font at
+//! run time. Tick placement is the report charts' too (`reports::charts::ticks`).
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
-use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
-use plotters_backend::text_anchor::{HPos, Pos, VPos};
-use plotters_backend::{
-    BackendColor, BackendCoord, BackendTextStyle, DrawingErrorKind, FontFamily, FontStyle,
-    FontTransform,
-};
+use plotters_backend::text_anchor::{HPos, VPos};
+use plotters_backend::BackendCoord;
+use reports::charts::ticks;
+use reports::text::LabelStyle;
 use std::ops::Range;
 
 /// Width of every chart, in pixels.
@@ -114,7 +112,12 @@ pub fn svg(figure: &Figure) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        text(&root, &figure.title, (12, 18), SvgText::new(16.0).bold())?;
+        text(
+            &root,
+            &figure.title,
+            (12, 18),
+            LabelStyle::new(16.0, None).bold(),
+        )?;
         let body = root.margin(TITLE_HEIGHT_PX, 0, 0, 0);
         let areas = body.split_evenly((panels as usize, 1));
         for (panel, area) in figure.panels.iter().zip(&areas) {
@@ -141,7 +144,12 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Resul
         .margin_right(LEGEND_WIDTH_PX)
         .build_cartesian_2d(x.clone(), y.clone())
         .map_err(err)?;
-    text(area, &panel.title, (74, 14), SvgText::new(13.0).bold())?;
+    text(
+        area,
+        &panel.title,
+        (74, 14),
+        LabelStyle::new(13.0, None).bold(),
+    )?;
     for band in &panel.bands {
         let rectangle = Rectangle::new(
             [(x.start, band.y.0), (x.end, band.y.1)],
@@ -223,7 +231,7 @@ fn grid(
     panel: &Panel,
     (x, y): (&Range<f64>, &Range<f64>),
 ) -> Result<(), String> {
-    let muted = SvgText::new(11.0).color(MUTED);
+    let muted = LabelStyle::new(11.0, None).color(MUTED);
     // The plot answers in pixels of the whole drawing; labels are drawn on this panel's area.
     let (base_x, base_y) = area.get_base_pixel();
     let at = |plot: &Plot<'_>, x: f64, y: f64| {
@@ -259,7 +267,7 @@ fn grid(
     plot.draw_series(std::iter::once(frame)).map_err(err)?;
     let (left, bottom) = at(plot, x.start, y.start);
     let (right, top) = at(plot, x.end, y.end);
-    let axis = SvgText::new(12.0).color(INK);
+    let axis = LabelStyle::new(12.0, None).color(INK);
     text(
         area,
         &panel.x_label,
@@ -281,7 +289,12 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()
     for band in &panel.bands {
         let swatch = Rectangle::new([(x, y - 5), (x + 18, y + 5)], BAND.mix(0.35).filled());
         area.draw(&swatch).map_err(err)?;
-        text(area, &band.name, (x + 24, y), SvgText::new(11.0).color(INK))?;
+        text(
+            area,
+            &band.name,
+            (x + 24, y),
+            LabelStyle::new(11.0, None).color(INK),
+        )?;
         y += 18;
     }
     for series in &panel.series {
@@ -311,39 +324,11 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()
             area,
             &series.name,
             (x + 24, y),
-            SvgText::new(11.0).color(INK),
+            LabelStyle::new(11.0, None).color(INK),
         )?;
         y += 18;
     }
     Ok(())
-}
-
-/// About `target` round values covering [lo, hi].
-fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    let span = hi - lo;
-    if !(span.is_finite() && span > 0.0) {
-        return vec![lo];
-    }
-    let raw = span / target as f64;
-    let mut power = 1.0;
-    while power * 10.0 <= raw {
-        power *= 10.0;
-    }
-    while power > raw {
-        power /= 10.0;
-    }
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|s| span / s <= target as f64)
-        .unwrap_or(10.0 * power);
-    let mut out = Vec::new();
-    let mut t = (lo / step).ceil() * step;
-    while t <= hi + step * 1e-9 {
-        out.push(t);
-        t += step;
-    }
-    out
 }
 
 /// Ticks of a log axis whose range is [lo, hi] in log10 units: (position, value) at 1, 2 and
@@ -381,148 +366,14 @@ fn number(value: f64) -> String {
     }
 }
 
-/// A text style for the SVG backend that needs no font: the backend writes a `<text>` element
-/// with this size, colour and anchor, and leaves the face to the viewer.
-#[derive(Clone, Copy)]
-pub struct SvgText {
-    px: f64,
-    color: RGBColor,
-    h: HPos,
-    v: VPos,
-    bold: bool,
-}
-
-impl SvgText {
-    /// Text `px` pixels high, dark grey, anchored at its left middle.
-    pub fn new(px: f64) -> SvgText {
-        SvgText {
-            px,
-            color: INK,
-            h: HPos::Left,
-            v: VPos::Center,
-            bold: false,
-        }
-    }
-
-    /// The same style anchored at another point of the text.
-    pub fn anchor(mut self, h: HPos, v: VPos) -> SvgText {
-        (self.h, self.v) = (h, v);
-        self
-    }
-
-    /// The same style in another colour.
-    pub fn color(mut self, color: RGBColor) -> SvgText {
-        self.color = color;
-        self
-    }
-
-    /// The same style in bold.
-    pub fn bold(mut self) -> SvgText {
-        self.bold = true;
-        self
-    }
-}
-
-/// Never produced: SVG text needs no font.
-#[derive(Debug, Clone, Copy)]
-pub struct NoFont;
-
-impl std::fmt::Display for NoFont {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no font")
-    }
-}
-
-impl std::error::Error for NoFont {}
-
-impl BackendTextStyle for SvgText {
-    type FontError = NoFont;
-
-    fn color(&self) -> BackendColor {
-        BackendColor {
-            alpha: 1.0,
-            rgb: (self.color.0, self.color.1, self.color.2),
-        }
-    }
-
-    fn size(&self) -> f64 {
-        // The SVG backend writes size / 1.24 as the font size.
-        self.px * 1.24
-    }
-
-    fn transform(&self) -> FontTransform {
-        FontTransform::None
-    }
-
-    fn style(&self) -> FontStyle {
-        if self.bold {
-            FontStyle::Bold
-        } else {
-            FontStyle::Normal
-        }
-    }
-
-    fn anchor(&self) -> Pos {
-        Pos::new(self.h, self.v)
-    }
-
-    fn family(&self) -> FontFamily<'_> {
-        FontFamily::SansSerif
-    }
-
-    fn layout_box(&self, text: &str) -> Result<((i32, i32), (i32, i32)), NoFont> {
-        // An estimate (an average glyph is about 0.55 em wide); only layout uses it.
-        let width = (self.px * 0.55 * text.chars().count() as f64) as i32;
-        Ok(((0, 0), (width, self.px as i32)))
-    }
-
-    fn draw<E, DrawFunc: FnMut(i32, i32, BackendColor) -> Result<(), E>>(
-        &self,
-        _text: &str,
-        _pos: BackendCoord,
-        _draw: DrawFunc,
-    ) -> Result<Result<(), E>, NoFont> {
-        // Only a bitmap backend rasterizes; these charts are SVG only.
-        Ok(Ok(()))
-    }
-}
-
-/// A label at a pixel position of the whole drawing.
-struct Label<'a> {
-    text: &'a str,
-    at: BackendCoord,
-    style: SvgText,
-}
-
-impl<'a, 'b> PointCollection<'b, BackendCoord> for &'b Label<'a> {
-    type Point = &'b BackendCoord;
-    type IntoIter = std::iter::Once<&'b BackendCoord>;
-    fn point_iter(self) -> Self::IntoIter {
-        std::iter::once(&self.at)
-    }
-}
-
-impl<DB: DrawingBackend> Drawable<DB> for Label<'_> {
-    fn draw<I: Iterator<Item = BackendCoord>>(
-        &self,
-        mut pos: I,
-        backend: &mut DB,
-        _: (u32, u32),
-    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
-        match pos.next() {
-            Some(at) => backend.draw_text(self.text, &self.style, at),
-            None => Ok(()),
-        }
-    }
-}
-
+/// Draws `label` at pixel `at` of `area` with `style` (no font: the SVG viewer picks the face).
 fn text(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
-    text: &str,
+    label: &str,
     at: BackendCoord,
-    style: SvgText,
+    style: LabelStyle,
 ) -> Result<(), String> {
-    area.draw(&Label { text, at, style }).map_err(err)
+    reports::text::label(area, label, at, style).map_err(err)
 }
 
 #[cfg(test)]
