@@ -367,6 +367,8 @@ struct NodeRuntime<P: Protocol> {
     persisted_total: u64,
     synced_total: u64,
     next_sync_id: u64,
+    /// The latest sync still running: its id and how many writes it makes durable.
+    sync_in_flight: Option<(u64, u64)>,
     held: Vec<(u64, Held<P>)>,
 }
 
@@ -498,6 +500,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 persisted_total: 0,
                 synced_total: 0,
                 next_sync_id: 0,
+                sync_in_flight: None,
                 held: Vec::new(),
             })
             .collect();
@@ -822,9 +825,17 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 Effect::Sync => {
                     let latency = self.config.storage.sync_latency;
                     let runtime = &mut self.nodes[node.index()];
+                    let upto = runtime.persisted_total;
+                    // Like fsync: nothing dirty costs nothing, and writes a running sync
+                    // already covers wait for that sync rather than start another.
                     if latency == SimDuration::ZERO {
-                        let upto = runtime.persisted_total;
                         runtime.sync_upto(upto);
+                    } else if runtime.synced_total == upto {
+                        // Everything is durable already (so no sync is running either).
+                    } else if let Some((sync_id, _)) =
+                        runtime.sync_in_flight.filter(|(_, covers)| *covers >= upto)
+                    {
+                        holding_for = Some(sync_id);
                     } else {
                         runtime.next_sync_id += 1;
                         let sync_id = runtime.next_sync_id;
@@ -835,6 +846,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                             persisted_upto: runtime.persisted_total,
                         };
                         holding_for = Some(sync_id);
+                        runtime.sync_in_flight = Some((sync_id, upto));
                         self.schedule(self.now + latency, event);
                     }
                 }
@@ -1029,6 +1041,12 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             return;
         }
         runtime.sync_upto(upto);
+        if runtime
+            .sync_in_flight
+            .is_some_and(|(latest, _)| latest == sync_id)
+        {
+            runtime.sync_in_flight = None;
+        }
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut runtime.held)
             .into_iter()
             .partition(|(id, _)| *id <= sync_id);
@@ -1122,6 +1140,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         }
         runtime.persisted_total = 0;
         runtime.synced_total = 0;
+        runtime.sync_in_flight = None;
         let held = std::mem::take(&mut runtime.held);
         let deferred = std::mem::take(&mut runtime.deferred);
         for (_, held) in held {
@@ -1410,7 +1429,10 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
             return;
         };
         if self.config.workload.target == Target::Leader {
-            runtime.leader = None;
+            // The guess went unanswered: try the next node, as a client rotating through its
+            // endpoints would, rather than its home node again (which may be the one down).
+            let next = (outstanding.node.0 + 1) % self.config.node_count;
+            runtime.leader = Some(NodeId(next));
         }
         let timeout = self.config.workload.timeout;
         let entry = &mut self.history[op.0 as usize];

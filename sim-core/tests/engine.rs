@@ -435,6 +435,75 @@ fn a_crash_before_the_sync_completes_loses_the_held_message() {
     assert!(states[0].as_ref().unwrap().recovered.is_empty());
 }
 
+/// Like fsync: at 1 ms writes and syncs (3 ms) and sends 1; at 2 ms syncs with nothing new
+/// written and sends 2; at 10 ms, all durable, syncs again and sends 3.
+#[derive(Clone, Debug)]
+struct Fsync {
+    heard: Vec<(u64, SimTime)>,
+}
+
+impl Protocol for Fsync {
+    const NAME: &'static str = "fsync";
+    const SUMMARY: &'static str = "syncs with and without dirty writes";
+    type Config = ();
+    type Message = u64;
+    type Timer = u64;
+    type Durable = Disk;
+
+    fn start(_: &(), _: &Disk, ctx: &mut Ctx<Self>) -> Self {
+        if ctx.node() == N1 {
+            for at in [1, 2, 10] {
+                ctx.set_timer(at, ms(at));
+            }
+        }
+        Fsync { heard: Vec::new() }
+    }
+
+    fn on_message(&mut self, _: NodeId, message: u64, ctx: &mut Ctx<Self>) {
+        self.heard.push((message, SimTime(ctx.monotonic().0)));
+    }
+
+    fn on_timer(&mut self, at: u64, ctx: &mut Ctx<Self>) {
+        let message = match at {
+            1 => {
+                ctx.persist(1);
+                1
+            }
+            2 => 2,
+            _ => 3,
+        };
+        ctx.sync();
+        ctx.send(N2, message);
+    }
+
+    fn on_request(&mut self, _: Request, _: &mut Ctx<Self>) {}
+
+    fn replica_view(&self, _: &mut ReplicaView) {}
+}
+
+#[test]
+fn a_sync_waits_only_for_writes_not_yet_durable() {
+    let mut config = config::<Fsync>(2, (), SimDuration::from_secs(1));
+    config.storage = StorageConfig {
+        sync_latency: ms(3),
+        lose_unsynced_on_crash: true,
+    };
+    let (result, states) = run_full(config);
+    // 1 waits for its sync (1 + 3 ms, then the 1 ms link); 2 waits for that same running
+    // sync rather than a new one; 3 finds nothing dirty and leaves at once.
+    assert_eq!(
+        states[1].as_ref().unwrap().heard,
+        vec![(1, at_ms(5)), (2, at_ms(5)), (3, at_ms(11))]
+    );
+    let syncs = result
+        .full_trace
+        .unwrap()
+        .iter()
+        .filter(|(r, _)| r.kind == TraceKind::SyncDone)
+        .count();
+    assert_eq!(syncs, 1);
+}
+
 #[test]
 fn same_seed_same_hash_and_another_seed_another_hash() {
     let link = LinkConfig {
