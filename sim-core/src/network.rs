@@ -557,4 +557,40 @@ mod tests {
         assert!(!net.is_blocked(n(0), n(2)) && !net.is_blocked(n(2), n(4)));
         assert!(!net.is_blocked(n(0), n(1)) && !net.is_blocked(n(3), n(4)));
     }
+
+    fn uniform_link() -> LinkConfig {
+        LinkConfig {
+            latency: Latency::Uniform {
+                min: SimDuration::from_millis(1),
+                max: SimDuration::from_millis(9),
+            },
+            delivery: Delivery::Reorder,
+            ..LinkConfig::default()
+        }
+    }
+
+    fn times(net: &mut Network, class: &str) -> Vec<Transmission> {
+        (0..100)
+            .map(|_| net.transmit(n(0), n(1), class, SimTime::ZERO))
+            .collect()
+    }
+
+    #[test]
+    fn a_class_latency_applies_to_its_class_only_and_draws_nothing_extra() {
+        let plain = vec![uniform_link(); 4];
+        let mut classed = plain.clone();
+        classed[1]
+            .class_latency
+            .insert("write".into(), Latency::Constant(SimDuration::from_millis(50)));
+        // Messages of other classes see the same stream as on a link without classes.
+        let mut a = Network::new(3, 2, plain.clone());
+        let mut b = Network::new(3, 2, classed.clone());
+        assert_eq!(times(&mut a, "read"), times(&mut b, "read"));
+        assert_eq!(times(&mut a, ""), times(&mut b, "ack"));
+        let mut c = Network::new(3, 2, classed);
+        let fifty = SimTime::ZERO + SimDuration::from_millis(50);
+        assert!(times(&mut c, "write")
+            .iter()
+            .all(|t| *t == Transmission::Deliver(fifty, None)));
+    }
 }
