@@ -625,7 +625,10 @@ fn a_mixture_weight_of_zero_names_the_component() {
 )
 "#,
         "7:74",
-        &["Mixture component 2 has weight 0", "expected a finite number > 0"],
+        &[
+            "Mixture component 2 has weight 0",
+            "expected a finite number > 0",
+        ],
     );
 }
 
@@ -682,7 +685,10 @@ fn an_unknown_message_class_is_named_with_the_protocols_classes() {
 )
 "#,
         "7:25",
-        &["unknown message class \"writes\" for quorum_kv", "expected one of: write, write-ack, read, read-reply"],
+        &[
+            "unknown message class \"writes\" for quorum_kv",
+            "expected one of: write, write-ack, read, read-reply",
+        ],
     );
 }
 

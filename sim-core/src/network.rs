@@ -579,9 +579,10 @@ mod tests {
     fn a_class_latency_applies_to_its_class_only_and_draws_nothing_extra() {
         let plain = vec![uniform_link(); 4];
         let mut classed = plain.clone();
-        classed[1]
-            .class_latency
-            .insert("write".into(), Latency::Constant(SimDuration::from_millis(50)));
+        classed[1].class_latency.insert(
+            "write".into(),
+            Latency::Constant(SimDuration::from_millis(50)),
+        );
         // Messages of other classes see the same stream as on a link without classes.
         let mut a = Network::new(3, 2, plain.clone());
         let mut b = Network::new(3, 2, classed.clone());

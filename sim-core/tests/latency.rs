@@ -268,12 +268,17 @@ fn shifted_adds_its_delay() {
     };
     let plain = draws(&exponential, 9);
     let moved = draws(&shifted, 9);
-    assert!(plain.iter().zip(&moved).all(|(a, b)| (b - a - 75.0).abs() < 1e-9));
+    assert!(plain
+        .iter()
+        .zip(&moved)
+        .all(|(a, b)| (b - a - 75.0).abs() < 1e-9));
 }
 
 #[test]
 fn bad_mixtures_are_rejected_with_a_reason() {
-    assert!(Mixture::new(vec![]).unwrap_err().contains("at least one component"));
+    assert!(Mixture::new(vec![])
+        .unwrap_err()
+        .contains("at least one component"));
     for weight in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         let error = Mixture::new(vec![(weight, Latency::Constant(ms(1.0)))]).unwrap_err();
         assert!(error.contains("expected a finite number > 0"), "{error}");

@@ -764,7 +764,9 @@ fn check_class_latency<'de, D: Deserializer<'de>>(
     impl<'de> Visitor<'de> for ClassesVisitor {
         type Value = BTreeMap<ClassName, LatencySpec>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a map from message class to latency such as { \"write\": Constant(\"2ms\") }")
+            f.write_str(
+                "a map from message class to latency such as { \"write\": Constant(\"2ms\") }",
+            )
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut classes = BTreeMap::new();
