@@ -590,3 +590,142 @@ fn an_unclosed_string_points_at_its_quote() {
         &["this string is never closed: expected a closing `\"`"],
     );
 }
+
+#[test]
+fn an_empty_mixture_is_rejected_with_an_example() {
+    assert_rejected(
+        "empty-mixture",
+        r#"Scenario(
+    name: "empty mixture",
+    nodes: 3,
+    duration: "10s",
+    protocol: QuorumKv(),
+    network: (
+        latency: Mixture([]),
+    ),
+)
+"#,
+        "7:28",
+        &["a Mixture needs at least one component"],
+    );
+}
+
+#[test]
+fn a_mixture_weight_of_zero_names_the_component() {
+    assert_rejected(
+        "zero-weight",
+        r#"Scenario(
+    name: "zero weight",
+    nodes: 3,
+    duration: "10s",
+    protocol: QuorumKv(),
+    network: (
+        latency: Mixture([(0.9, Constant("1ms")), (0.0, Constant("9ms"))]),
+    ),
+)
+"#,
+        "7:74",
+        &[
+            "Mixture component 2 has weight 0",
+            "expected a finite number > 0",
+        ],
+    );
+}
+
+#[test]
+fn a_nan_mixture_weight_is_rejected() {
+    assert_rejected(
+        "nan-weight",
+        r#"Scenario(
+    name: "nan weight",
+    nodes: 3,
+    duration: "10s",
+    protocol: QuorumKv(),
+    network: (
+        latency: Mixture([(NaN, Constant("1ms"))]),
+    ),
+)
+"#,
+        "7:50",
+        &["Mixture component 1 has weight NaN"],
+    );
+}
+
+#[test]
+fn mixtures_nested_too_deep_are_rejected_with_the_limit() {
+    assert_rejected(
+        "deep-mixture",
+        r#"Scenario(
+    name: "deep",
+    nodes: 3,
+    duration: "10s",
+    protocol: QuorumKv(),
+    network: (
+        latency: Mixture([(1.0, Mixture([(1.0, Mixture([(1.0, Mixture([(1.0, Shifted(by: "1ms", latency: Constant("1ms")))]))]))]))]),
+    ),
+)
+"#,
+        "7:133",
+        &["nest 5 deep", "at most 4 levels"],
+    );
+}
+
+#[test]
+fn an_unknown_message_class_is_named_with_the_protocols_classes() {
+    assert_rejected(
+        "unknown-class",
+        r#"Scenario(
+    name: "unknown class",
+    nodes: 3,
+    duration: "10s",
+    protocol: QuorumKv(),
+    network: (
+        class_latency: {"writes": Constant("2ms")},
+    ),
+)
+"#,
+        "7:25",
+        &[
+            "unknown message class \"writes\" for quorum_kv",
+            "expected one of: write, write-ack, read, read-reply",
+        ],
+    );
+}
+
+#[test]
+fn a_class_latency_for_a_protocol_without_classes_is_rejected() {
+    assert_rejected(
+        "no-classes",
+        r#"Scenario(
+    name: "no classes",
+    nodes: 3,
+    duration: "10s",
+    protocol: Lww(),
+    network: (
+        links: [(from: "n1", to: "n2", class_latency: {"write": Constant("2ms")})],
+    ),
+)
+"#,
+        "7:56",
+        &["lww names no message classes"],
+    );
+}
+
+#[test]
+fn a_message_class_listed_twice_is_rejected() {
+    assert_rejected(
+        "class-twice",
+        r#"Scenario(
+    name: "twice",
+    nodes: 3,
+    duration: "10s",
+    protocol: QuorumKv(),
+    network: (
+        class_latency: {"write": Constant("2ms"), "write": Constant("3ms")},
+    ),
+)
+"#,
+        "7:51",
+        &["message class \"write\" is listed twice"],
+    );
+}

@@ -142,6 +142,7 @@ fn sim_config<P: Protocol>(
         .collect();
     let link = LinkConfig {
         latency,
+        class_latency: Default::default(),
         drop: Probability::NEVER,
         duplicate: Probability::NEVER,
         delivery: Delivery::Fifo,

@@ -916,7 +916,10 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         self.record(TraceKind::Send, from, to.0, message_digest, || {
             format!("{from} -> {to}: {message:?}")
         });
-        match self.network.transmit(from, to, self.now) {
+        match self
+            .network
+            .transmit(from, to, P::message_class(&message), self.now)
+        {
             Transmission::Drop(reason) => {
                 *self.net.dropped.entry(reason).or_default() += 1;
                 self.record(TraceKind::Drop(reason), from, to.0, message_digest, || {

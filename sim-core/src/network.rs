@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 /// draw cannot push a message past the end of time.
 pub const LATENCY_NS_MAX: u64 = 3_600 * 1_000_000_000;
 
+/// How deep mixtures and shifts may nest inside one another: a bound on the recursion of
+/// both the scenario reader and every draw.
+pub const LATENCY_NESTING_MAX: usize = 4;
+
 /// A distribution of one-way message latency.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Latency {
@@ -51,13 +55,98 @@ pub enum Latency {
         /// Tail index; smaller is heavier.
         shape: f64,
     },
+    /// A weighted mixture: one component is drawn by weight, then a value from it.
+    Mixture(Mixture),
+    /// A fixed delay added to every draw of another distribution (a long-haul link's
+    /// propagation delay over a local latency).
+    Shifted {
+        /// Added to every draw.
+        by: SimDuration,
+        /// The distribution shifted.
+        latency: Box<Latency>,
+    },
+}
+
+/// The components of a [`Latency::Mixture`], with their weights as written and as integer
+/// thresholds, so that choosing a component is one integer draw (no float decides).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mixture {
+    /// (weight as written, distribution), in the order written.
+    components: Vec<(f64, Latency)>,
+    /// Cumulative upper bounds: a draw `u` picks the first component with `u < bound`; the
+    /// last bound is `u64::MAX` and catches the rest.
+    #[serde(skip)]
+    bounds: Vec<u64>,
+}
+
+impl Mixture {
+    /// A mixture of `components`; weights must be finite and > 0 and are normalized.
+    pub fn new(components: Vec<(f64, Latency)>) -> Result<Mixture, String> {
+        if components.is_empty() {
+            return Err(
+                "a Mixture needs at least one component, e.g. Mixture([(0.9, Constant(\"1ms\")), (0.1, Constant(\"10ms\"))])"
+                    .into(),
+            );
+        }
+        for (index, (weight, _)) in components.iter().enumerate() {
+            if !(weight.is_finite() && *weight > 0.0) {
+                return Err(format!(
+                    "Mixture component {} has weight {weight}: expected a finite number > 0 (weights are normalized, so they need not add up to 1)",
+                    index + 1
+                ));
+            }
+        }
+        let total: f64 = components.iter().map(|(w, _)| w).sum();
+        let mut running = 0.0;
+        let mut bounds: Vec<u64> = components
+            .iter()
+            .map(|(weight, _)| {
+                running += weight / total;
+                // running * 2^64, read once here; the cast saturates at u64::MAX.
+                (running * 18_446_744_073_709_551_616.0) as u64
+            })
+            .collect();
+        *bounds.last_mut().expect("not empty") = u64::MAX;
+        Ok(Mixture { components, bounds })
+    }
+
+    /// The components with their weights as written.
+    pub fn components(&self) -> &[(f64, Latency)] {
+        &self.components
+    }
+
+    /// Draws the component, then its value, both from `rng`. A single component draws no
+    /// extra number, so a one-part mixture is the same stream as its component.
+    #[inline]
+    fn sample(&self, rng: &mut SimRng) -> SimDuration {
+        let index = if self.components.len() == 1 {
+            0
+        } else {
+            let draw = rng.next_u64();
+            self.bounds
+                .partition_point(|bound| *bound <= draw)
+                .min(self.components.len() - 1)
+        };
+        self.components[index].1.sample(rng)
+    }
 }
 
 impl Latency {
     /// Draws one latency in integer nanoseconds.
     #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
-        let ns = match *self {
+        let ns = match self {
+            Latency::Mixture(mixture) => mixture.sample(rng).0,
+            Latency::Shifted { by, latency } => by.0.saturating_add(latency.sample(rng).0),
+            _ => self.sample_simple(rng),
+        };
+        SimDuration(ns.min(LATENCY_NS_MAX))
+    }
+
+    /// Draws from a distribution that holds no other distribution, in ns (uncapped).
+    #[inline]
+    fn sample_simple(&self, rng: &mut SimRng) -> u64 {
+        match *self {
             Latency::Constant(d) => d.0,
             Latency::Uniform { min, max } => rng.between(min.0, max.0),
             Latency::Normal { mean, stddev } => {
@@ -73,12 +162,46 @@ impl Latency {
                 let u = rng.open_unit();
                 clamp_to_nanos(min.0 as f64 / libm::pow(u, 1.0 / shape))
             }
-        };
-        SimDuration(ns.min(LATENCY_NS_MAX))
+            Latency::Mixture(_) | Latency::Shifted { .. } => {
+                unreachable!("composite distributions are drawn by `sample`")
+            }
+        }
+    }
+
+    /// How many mixtures and shifts are nested in this distribution (0 for a plain one).
+    pub fn nesting(&self) -> usize {
+        match self {
+            Latency::Mixture(mixture) => {
+                1 + mixture
+                    .components
+                    .iter()
+                    .map(|(_, c)| c.nesting())
+                    .max()
+                    .unwrap_or(0)
+            }
+            Latency::Shifted { latency, .. } => 1 + latency.nesting(),
+            _ => 0,
+        }
     }
 
     /// Checks the parameters; the message says what is wrong and what was expected.
     pub fn validate(&self) -> Result<(), String> {
+        if self.nesting() > LATENCY_NESTING_MAX {
+            return Err(format!(
+                "Mixture and Shifted nest {} deep here; at most {LATENCY_NESTING_MAX} levels are allowed",
+                self.nesting()
+            ));
+        }
+        match self {
+            Latency::Mixture(mixture) => {
+                return mixture
+                    .components
+                    .iter()
+                    .try_for_each(|(_, component)| component.validate())
+            }
+            Latency::Shifted { latency, .. } => return latency.validate(),
+            _ => {}
+        }
         match *self {
             Latency::Uniform { min, max } if min > max => Err(format!(
                 "Uniform latency needs min <= max, found min {min} and max {max}"
@@ -107,8 +230,13 @@ pub enum Delivery {
 /// Everything that describes one directed link.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LinkConfig {
-    /// One-way latency.
+    /// One-way latency of messages whose class has no entry in `class_latency`.
     pub latency: Latency,
+    /// Latency by message class ([`crate::protocol::Protocol::message_class`]), resolved: a
+    /// scenario's precedence (per-link class, per-link, global class, global) is already
+    /// applied when a link config is built. Empty on most links: then no class is looked up.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_latency: BTreeMap<String, Latency>,
     /// Probability that a message is lost.
     pub drop: Probability,
     /// Probability that a message is delivered twice.
@@ -121,6 +249,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         LinkConfig {
             latency: Latency::Constant(SimDuration::from_millis(1)),
+            class_latency: BTreeMap::new(),
             drop: Probability::NEVER,
             duplicate: Probability::NEVER,
             delivery: Delivery::Fifo,
@@ -306,9 +435,16 @@ impl Network {
         self.links[self.link_index(from, to)].blocked > 0
     }
 
-    /// Decides the fate of one message sent now: dropped (and why) or delivered when.
+    /// Decides the fate of one message of class `class` sent now: dropped (and why) or
+    /// delivered when. The class only picks the latency distribution; it draws nothing.
     #[inline]
-    pub fn transmit(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Transmission {
+    pub fn transmit(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        class: &str,
+        now: SimTime,
+    ) -> Transmission {
         let index = self.link_index(from, to);
         let link = &mut self.links[index];
         if link.blocked > 0 {
@@ -317,9 +453,17 @@ impl Network {
         if link.rng.chance(link.config.drop) {
             return Transmission::Drop(DropReason::Lost);
         }
-        let mut first = now + link.config.latency.sample(&mut link.rng);
+        let latency = if link.config.class_latency.is_empty() {
+            &link.config.latency
+        } else {
+            link.config
+                .class_latency
+                .get(class)
+                .unwrap_or(&link.config.latency)
+        };
+        let mut first = now + latency.sample(&mut link.rng);
         let mut duplicate = if link.rng.chance(link.config.duplicate) {
-            Some(now + link.config.latency.sample(&mut link.rng))
+            Some(now + latency.sample(&mut link.rng))
         } else {
             None
         };
@@ -412,5 +556,42 @@ mod tests {
         assert!(net.is_blocked(n(0), n(3)) && net.is_blocked(n(4), n(1)));
         assert!(!net.is_blocked(n(0), n(2)) && !net.is_blocked(n(2), n(4)));
         assert!(!net.is_blocked(n(0), n(1)) && !net.is_blocked(n(3), n(4)));
+    }
+
+    fn uniform_link() -> LinkConfig {
+        LinkConfig {
+            latency: Latency::Uniform {
+                min: SimDuration::from_millis(1),
+                max: SimDuration::from_millis(9),
+            },
+            delivery: Delivery::Reorder,
+            ..LinkConfig::default()
+        }
+    }
+
+    fn times(net: &mut Network, class: &str) -> Vec<Transmission> {
+        (0..100)
+            .map(|_| net.transmit(n(0), n(1), class, SimTime::ZERO))
+            .collect()
+    }
+
+    #[test]
+    fn a_class_latency_applies_to_its_class_only_and_draws_nothing_extra() {
+        let plain = vec![uniform_link(); 4];
+        let mut classed = plain.clone();
+        classed[1].class_latency.insert(
+            "write".into(),
+            Latency::Constant(SimDuration::from_millis(50)),
+        );
+        // Messages of other classes see the same stream as on a link without classes.
+        let mut a = Network::new(3, 2, plain.clone());
+        let mut b = Network::new(3, 2, classed.clone());
+        assert_eq!(times(&mut a, "read"), times(&mut b, "read"));
+        assert_eq!(times(&mut a, ""), times(&mut b, "ack"));
+        let mut c = Network::new(3, 2, classed);
+        let fifty = SimTime::ZERO + SimDuration::from_millis(50);
+        assert!(times(&mut c, "write")
+            .iter()
+            .all(|t| *t == Transmission::Deliver(fifty, None)));
     }
 }

@@ -567,6 +567,20 @@ pub trait Protocol: Sized + 'static {
     /// What survives a crash.
     type Durable: Durable;
 
+    /// The message classes this protocol names, for per-class latency in scenarios
+    /// (`network: (class_latency: {"write": ...})`); a scenario naming any other class is
+    /// rejected with this list. Empty (the default): the protocol has no classes.
+    fn message_classes() -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The class of `message`, one of [`Protocol::message_classes`] (or "" for none). It only
+    /// picks a latency distribution when the scenario configures one for that class; it draws
+    /// nothing and is not part of the trace.
+    fn message_class(_message: &Self::Message) -> &'static str {
+        ""
+    }
+
     /// Checks options that depend on each other or on the cluster size.
     fn validate_config(_config: &Self::Config, _node_count: u32) -> Result<(), String> {
         Ok(())

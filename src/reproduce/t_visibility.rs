@@ -1,30 +1,44 @@
 //! T8: PBS t-visibility under the WARS model (Bailis et al., VLDB 2012, §4.1 and §5.4–5.8),
-//! as far as the engine can express it. The honest summary first:
+//! on the real quorum_kv protocol with the paper's production latency fits.
 //!
-//! - The production fits (LNKD-SSD, LNKD-DISK, YMMR, WAN) need two things the engine lacks: a
-//!   latency that is a *mixture* of a Pareto and an exponential, and a different latency for a
-//!   write request than for a read request on the same coordinator→replica link (message
-//!   classes). sim-core's links carry one distribution each, without mixtures. So quorum_kv
-//!   cannot be run on those fits; this reproduction does not pretend to.
-//! - What it does instead: (1) a WARS Monte Carlo oracle, independent of sim-core (its own
-//!   SplitMix64 stream and its own samplers), checked against TARGETS.md's [OURS] values and
-//!   the paper's t = 0 figures for the four fits. That validates the model and our reading of
-//!   the fits, not the simulator. (2) quorum_kv itself on the one PBS-style configuration the
-//!   engine can express: every message exponential with the same mean (10 ms), which is
-//!   T9's grid cell "W mean 10, ARS mean 10", checked against the same oracle.
+//! Two independent halves, checked against each other and against TARGETS.md:
 //!
-//! The simulated configuration: N = 3, R = W = 1, timestamps, no read repair, no
-//! hinted handoff, no anti-entropy; the client talks to the one node that is not a replica of
-//! its key (extra idle nodes make such a ring), so all N messages of each phase cross the
-//! network; every link reorders (each
-//! message draws its own delay, as WARS's iid draws require). A trial is a read right after
-//! an acknowledged write by the same client; t is the time from the write's commit at the
-//! coordinator to the read's arrival there (the client's think time plus its two 10 µs
-//! hops). The read is consistent when it returns that write. Reads land at all t, so the
-//! check is per bin of t: the measured share against the oracle's prediction for the same t's.
+//! - **The WARS oracle**: a Monte Carlo of the model's definition, independent of sim-core
+//!   (its own SplitMix64 stream and its own samplers), checked against TARGETS.md's [OURS]
+//!   values and the paper's t = 0 figures for LNKD-SSD, LNKD-DISK, YMMR (W body α = 3.5, as
+//!   the authors' simulator; TARGETS.md records that 3.35 gives 88.75% at t = 0) and WAN.
+//! - **quorum_kv in the engine**, with each fit written as a scenario: the Table 3 mixtures as
+//!   `Mixture` latencies, W (the write request) as the class latency of quorum_kv's "write"
+//!   messages, and A = R = S as the network's latency. WAN adds 75 ms (`Shifted`) to the
+//!   "write" and "write-ack" classes on the links to and from every replica but a write-local
+//!   one, and to "read" and "read-reply" on all but a read-local one. WARS draws those two
+//!   per trial; one run cannot, so each WAN measurement pools equal trial counts from the 9
+//!   (write-local, read-local) runs, which is exactly the per-trial distribution.
+//!
+//! The simulated configuration: N = 3, R = W = 1, timestamps, no read repair, no hinted
+//! handoff, no anti-entropy; the client talks to the one node that is not a replica of its
+//! key (extra idle nodes make such a ring), so all N messages of each phase cross the
+//! network; every link reorders (each message draws its own delay, as WARS's iid draws
+//! require). A trial is a read right after an acknowledged write by the same client; t is
+//! the time from the write's commit at the coordinator to the read's arrival there. The read
+//! is consistent when it returns that write. Reads are placed two ways:
+//!
+//! - spread by the client's exponential think time (mean 10 ms): judged per bin of t against
+//!   the oracle's prediction for the same t's;
+//! - at exactly t = 0, 1, 5 and 10 ms: the client's hops take t/2 each way and its think time
+//!   is about a nanosecond, so every read arrives t after its write committed; judged against
+//!   TARGETS.md's [OURS] within ±0.5 pp at 200,000 trials, widened by sqrt(200,000 / trials)
+//!   in the reduced form.
+//!
+//! The 99.9th percentile read and write latencies (Table 4's L_r and L_w for R = W = 1) are
+//! the coordinator-side latencies of every successful operation of a fit's runs; they are
+//! graded (±5%) only when each has Table 4's million operations, as in the full form. Not
+//! done: t@99.9% through the simulator (the oracle reports it), and the R, W ≠ 1 cells of
+//! Table 4. The engine also still runs the earlier all-exponential configuration (T9's cell
+//! "W mean 10, ARS mean 10"), per bin of t.
 
 use super::chart::{Figure, Panel, Series, Style};
-use super::stats::binomial_sigma;
+use super::stats::{binomial_sigma, quantile, widening};
 use super::{percent, Check, Plan, Reproduction, Row};
 use crate::Registry;
 use protocols::quorum_kv::Ring;
@@ -33,9 +47,12 @@ use sim_core::history::{History, OpKind, Outcome};
 use sim_core::ids::{Key, NodeId};
 
 /// Trial counts for `--list`.
-pub const TRIALS: &str = "oracle: 400,000 WARS trials per fit in both forms; quorum_kv: 20,000 read-after-write trials reduced, 200,000 full";
+pub const TRIALS: &str = "oracle: 400,000 WARS trials per fit in both forms; quorum_kv: about 200,000 read-after-write trials per fit and placement of reads full (5 placements x 4 fits, plus the exponential check), reduced 6,000 per fit and placement and 20,000 for the exponential check";
 
 const REDUCED_TRIALS: u64 = 20_000;
+/// The reduced form's trials per production fit and placement of reads: 20 runs of them
+/// must stay within a few seconds for the test suite.
+const REDUCED_FIT_TRIALS: u64 = 6_000;
 const FULL_TRIALS: u64 = 200_000;
 const ORACLE_TRIALS: u64 = 400_000;
 
@@ -268,81 +285,252 @@ pub fn t_at_999(thresholds: &[f64]) -> f64 {
 /// One read-after-write trial of the simulation: t in ms, and whether it was consistent.
 pub type Trial = (f64, bool);
 
-/// Scores the history: each read that directly follows an acknowledged write of the same
-/// client is a trial.
-pub fn score(history: &History) -> Vec<Trial> {
-    let mut trials = Vec::new();
+/// What one simulated run leaves behind: its trials and, from every successful operation,
+/// the coordinator-side latency in ms (the client's two constant hops taken off).
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    /// Read-after-write trials, in history order.
+    pub trials: Vec<Trial>,
+    /// Successful reads' latencies, ms.
+    pub read_ms: Vec<f64>,
+    /// Successful writes' latencies, ms.
+    pub write_ms: Vec<f64>,
+}
+
+/// Scores the history of a run whose client hops take `client_ns` each way: each read that
+/// directly follows an acknowledged write of the same client is a trial, and t is the time
+/// from the write's commit at the coordinator to the read's arrival there.
+pub fn score(history: &History, client_ns: u64) -> Measured {
+    let mut measured = Measured::default();
     let mut last_write: Option<(u64, f64)> = None;
     for op in &history.ops {
+        let latency_ms = op
+            .complete
+            .filter(|_| op.outcome == Outcome::Ok)
+            .map(|done| (done.0 - op.invoke.0).saturating_sub(2 * client_ns) as f64 / 1e6);
         match (op.kind, op.outcome, op.complete) {
             (OpKind::Put, Outcome::Ok, Some(done)) => {
-                let commit_ns = done.0 - CLIENT_LATENCY_NS;
+                measured.write_ms.extend(latency_ms);
+                let commit_ns = done.0 - client_ns;
                 last_write = op.write.map(|v| (v.0, commit_ns as f64 / 1e6));
                 continue;
             }
             (OpKind::Get, Outcome::Ok, _) => {
+                measured.read_ms.extend(latency_ms);
                 if let Some((value, commit_ms)) = last_write {
-                    let arrival_ms = (op.invoke.0 + CLIENT_LATENCY_NS) as f64 / 1e6;
+                    let arrival_ms = (op.invoke.0 + client_ns) as f64 / 1e6;
                     let newest = op.read.iter().flatten().map(|v| v.0).max();
-                    trials.push((arrival_ms - commit_ms, newest.is_some_and(|v| v >= value)));
+                    measured
+                        .trials
+                        .push((arrival_ms - commit_ms, newest.is_some_and(|v| v >= value)));
                 }
             }
             _ => {}
         }
         last_write = None;
     }
-    trials
+    measured
 }
 
 /// A ring on which n1, the client's node, is not one of key 0's replicas, so it coordinates
-/// without being one: (node count, tokens per node). n1's first token lies just after key 0
-/// on every ring of 4 nodes, so more nodes are needed; the extra ones stay idle.
-fn layout() -> Result<(u32, u32), String> {
+/// without being one: (node count, tokens per node, key 0's replicas in preference order).
+/// n1's first token lies just after key 0 on every ring of 4 nodes, so more nodes are
+/// needed; the extra ones stay idle.
+fn layout() -> Result<(u32, u32, Vec<NodeId>), String> {
     (4..=12)
         .flat_map(|nodes| (1..=64).map(move |vnodes| (nodes, vnodes)))
-        .find(|(nodes, vnodes)| {
-            !Ring::new(*nodes, *vnodes)
-                .preference_list(Key(0), N as u32)
-                .contains(&NodeId(0))
+        .map(|(nodes, vnodes)| {
+            let replicas = Ring::new(nodes, vnodes).preference_list(Key(0), N as u32);
+            (nodes, vnodes, replicas)
         })
+        .find(|(_, _, replicas)| !replicas.contains(&NodeId(0)))
         .ok_or_else(|| "no ring keeps n1 off key 0's replicas".to_string())
 }
 
-/// The simulated runs' scenario, for about `trials` trials.
-pub fn scenario_text(trials: u64) -> Result<String, String> {
-    let (nodes, vnodes) = layout()?;
-    // About four operations per trial; each at most a few tens of ms.
+/// Where a simulated run's reads fall in t.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reads {
+    /// Spread out by the client's exponential think time (mean 10 ms); judged per bin of t.
+    Spread,
+    /// Every read at this t (ms): the client's hops take t/2 each way and its think time is
+    /// about a nanosecond, so a read reaches the coordinator t after the write committed.
+    At(f64),
+}
+
+/// One simulated run: a fit, where reads fall, and for WAN which replica is local to the
+/// write and which to the read (indices into key 0's replicas).
+#[derive(Clone, Copy, Debug)]
+pub struct Setup<'a> {
+    /// The latency fit.
+    pub fit: &'a Fit,
+    /// Where reads fall in t.
+    pub reads: Reads,
+    /// WAN: the replica whose write request and ack skip the 75 ms.
+    pub write_local: usize,
+    /// WAN: the replica whose read request and response skip the 75 ms.
+    pub read_local: usize,
+}
+
+/// A duration as scenarios write it, in whole nanoseconds.
+fn ns_text(ms: f64) -> String {
+    format!("{}ns", libm::round(ms * 1e6) as u64)
+}
+
+impl Dist {
+    /// The distribution as a scenario writes it.
+    fn ron(&self) -> String {
+        match *self {
+            Dist::Pareto { xm, alpha } => {
+                format!("Pareto(min: \"{}\", shape: {alpha:?})", ns_text(xm))
+            }
+            Dist::Exponential { lambda } => {
+                format!("Exponential(mean: \"{}\")", ns_text(1.0 / lambda))
+            }
+        }
+    }
+}
+
+impl Mix {
+    /// The mixture as a scenario writes it (one component when `share` is 1).
+    fn ron(&self) -> String {
+        if self.share >= 1.0 {
+            return self.first.ron();
+        }
+        format!(
+            "Mixture([({:?}, {}), ({:?}, {})])",
+            self.share,
+            self.first.ron(),
+            1.0 - self.share,
+            self.second.ron()
+        )
+    }
+
+    /// The mixture, plus 75 ms when `far`.
+    fn ron_far(&self, far: bool) -> String {
+        if far {
+            format!("Shifted(by: \"75ms\", latency: {})", self.ron())
+        } else {
+            self.ron()
+        }
+    }
+}
+
+/// The client's one-way latency and think time (rate per second) of a run.
+fn client_timing(reads: Reads) -> (u64, u64) {
+    match reads {
+        Reads::Spread => (CLIENT_LATENCY_NS, 100),
+        // A think time of about 1 ns: the read leaves as soon as the write's answer lands.
+        Reads::At(t_ms) => ((libm::round(t_ms * 1e6) as u64) / 2, 1_000_000_000),
+    }
+}
+
+/// The simulated run's scenario, for about `trials` trials. Write requests draw from the
+/// class latency "write", everything else from the network's latency (A = R = S); on WAN,
+/// the links to and from the non-local replicas carry their classes shifted by 75 ms.
+pub fn scenario_text(setup: &Setup, trials: u64) -> Result<String, String> {
+    let (nodes, vnodes, replicas) = layout()?;
+    let fit = setup.fit;
+    let (client_ns, rate_per_s) = client_timing(setup.reads);
+    let mut links = Vec::new();
+    if fit.wan {
+        for (i, replica) in replicas.iter().enumerate() {
+            let (w_far, r_far) = (i != setup.write_local, i != setup.read_local);
+            links.push(format!(
+                "(from: \"n1\", to: \"{replica}\", class_latency: {{\"write\": {}, \"read\": {}}})",
+                fit.w.ron_far(w_far),
+                fit.ars.ron_far(r_far)
+            ));
+            links.push(format!(
+                "(from: \"{replica}\", to: \"n1\", class_latency: {{\"write-ack\": {}, \"read-reply\": {}}})",
+                fit.ars.ron_far(w_far),
+                fit.ars.ron_far(r_far)
+            ));
+        }
+    }
+    // About four and a half operations per trial; each takes a few ms, rarely seconds.
     let ops = trials * 9 / 2 + 200;
+    let t_ms = match setup.reads {
+        Reads::Spread => 10,
+        Reads::At(t) => t as u64,
+    };
     Ok(format!(
         r#"Scenario(
-    name: "pbs-t-visibility-exponential",
+    name: "pbs-t-visibility-{name}",
     nodes: {nodes},
     duration: "{duration_ms}ms",
-    protocol: QuorumKv(n: 3, r: 1, w: 1, vnodes: {vnodes}, versions: Timestamps, read_repair: false),
+    protocol: QuorumKv(n: 3, r: 1, w: 1, vnodes: {vnodes}, versions: Timestamps, read_repair: false, request_timeout: "1s"),
     network: (
-        latency: Exponential(mean: "10ms"),
+        latency: {ars},
+        class_latency: {{"write": {w}}},
         delivery: Reorder,
-        client_latency: Constant("{client_us}us"),
+        client_latency: Constant("{client_ns}ns"),
+        links: [{links}],
     ),
-    workload: (clients: 1, keys: 1, writes: 0.5, rate_per_s: 100, target: Sticky, timeout: "1s", ops_per_client_max: {ops}),
+    workload: (clients: 1, keys: 1, writes: 0.5, rate_per_s: {rate_per_s}, target: Sticky, timeout: "2s", ops_per_client_max: {ops}),
     checks: [],
 )"#,
-        duration_ms = ops * 40,
-        client_us = CLIENT_LATENCY_NS / 1_000,
+        name = fit.name.to_lowercase().replace([' ', ','], "-"),
+        duration_ms = ops * (60 + t_ms),
+        ars = fit.ars.ron(),
+        w = fit.w.ron(),
+        links = links.join(",\n            "),
     ))
 }
 
-/// Runs quorum_kv on [`EXPONENTIAL_10`] for about `trials` trials.
-pub fn simulate(trials: u64, seed: u64) -> Result<Vec<Trial>, String> {
-    let text = scenario_text(trials)?;
+/// Runs quorum_kv on one setup for about `trials` trials.
+pub fn simulate(setup: &Setup, trials: u64, seed: u64) -> Result<Measured, String> {
+    let text = scenario_text(setup, trials)?;
     let scenario = Registry::builtin()
         .load_text("pbs-t-visibility (generated)", &text)
         .map_err(|e| e.to_string())?;
     let result = scenario.run(seed, RunOptions::default(), None);
-    Ok(score(&result.history))
+    Ok(score(&result.history, client_timing(setup.reads).0))
 }
 
-/// The bins of t (ms) the simulated trials are judged in.
+/// Pools runs of one fit and placement of reads: every run's latencies, and the same number
+/// of trials from each run (the first ones), so that each WAN combination weighs the same.
+fn pool(runs: Vec<Measured>) -> Measured {
+    let each = runs.iter().map(|m| m.trials.len()).min().unwrap_or(0);
+    let mut pooled = Measured::default();
+    for run in runs {
+        pooled.trials.extend_from_slice(&run.trials[..each]);
+        pooled.read_ms.extend(run.read_ms);
+        pooled.write_ms.extend(run.write_ms);
+    }
+    pooled
+}
+
+/// Runs `fit` with reads placed by `reads` for about `trials` trials. On WAN, the trials are
+/// pooled from the 9 (write-local, read-local) combinations, the same number from each: the
+/// oracle draws both uniformly and independently per trial, so an equal-weight pool of the
+/// 9 fixed choices has exactly its distribution (one run cannot re-draw them per trial).
+pub fn simulate_fit(fit: &Fit, reads: Reads, trials: u64, seed: u64) -> Result<Measured, String> {
+    let jobs = jobs(fit, reads, trials, seed);
+    let runs = super::par_map(0..jobs.len() as u64, |i| {
+        let (setup, trials, seed) = &jobs[i as usize];
+        simulate(setup, *trials, *seed)
+    });
+    Ok(pool(runs.into_iter().collect::<Result<_, _>>()?))
+}
+
+/// The runs behind one (fit, reads) measurement: one, or nine on WAN (each with a ninth of
+/// the trials and a seed of its own).
+fn jobs<'a>(fit: &'a Fit, reads: Reads, trials: u64, seed: u64) -> Vec<(Setup<'a>, u64, u64)> {
+    let combos = if fit.wan { (N * N) as u64 } else { 1 };
+    (0..combos)
+        .map(|combo| {
+            let setup = Setup {
+                fit,
+                reads,
+                write_local: (combo / N as u64) as usize,
+                read_local: (combo % N as u64) as usize,
+            };
+            (setup, trials.div_ceil(combos), seed * 16 + combo)
+        })
+        .collect()
+}
+
+/// The bins of t (ms) the spread-out trials are judged in.
 const BINS_MS: [(f64, f64); 7] = [
     (0.0, 1.0),
     (1.0, 2.0),
@@ -353,7 +541,8 @@ const BINS_MS: [(f64, f64); 7] = [
     (50.0, f64::INFINITY),
 ];
 
-/// Per bin: trials, measured share consistent, the oracle's prediction for the same t's.
+/// Per bin: trials, measured share consistent, the oracle's prediction for the same t's, and
+/// the standard deviation of the measured share under the oracle.
 fn binned(trials: &[Trial], thresholds: &[f64]) -> Vec<(usize, f64, f64, f64)> {
     BINS_MS
         .iter()
@@ -378,8 +567,11 @@ fn binned(trials: &[Trial], thresholds: &[f64]) -> Vec<(usize, f64, f64, f64)> {
         .collect()
 }
 
-fn oracle_rows(rows: &mut Vec<Row>) -> Vec<Series> {
+/// The oracle's rows and curves for the four fits and the exponential configuration; returns
+/// the curves and each fit's sorted thresholds (in [`FITS`] order, then [`EXPONENTIAL_10`]).
+fn oracle_rows(rows: &mut Vec<Row>) -> (Vec<Series>, Vec<Vec<f64>>) {
     let mut series = Vec::new();
+    let mut all_thresholds = Vec::new();
     let fits = FITS.iter().zip(OURS.iter().map(|(_, v, p)| (*v, Some(*p))));
     let all = fits.chain(std::iter::once((
         &EXPONENTIAL_10,
@@ -426,44 +618,211 @@ fn oracle_rows(rows: &mut Vec<Row>) -> Vec<Series> {
             style: Style::Line,
             color: index,
         });
+        all_thresholds.push(thresholds);
     }
-    series
+    (series, all_thresholds)
+}
+
+/// The per-bin rows of one fit's spread-out trials; returns the bin middles measured.
+fn bin_rows(
+    rows: &mut Vec<Row>,
+    name: &str,
+    trials: &[Trial],
+    thresholds: &[f64],
+) -> Vec<(f64, f64)> {
+    let mut points = Vec::new();
+    for ((lo, hi), (count, share, expected, sigma)) in
+        BINS_MS.iter().zip(binned(trials, thresholds))
+    {
+        // 4σ, plus one trial's worth: in a small bin where the outcome is rare (a stale read
+        // at t ≥ 50 ms), one trial moves the share by 1/count and the normal approximation
+        // behind 4σ no longer holds.
+        let allowed = TOLERANCE.max(4.0 * sigma.max(binomial_sigma(expected, count as u64)))
+            + 1.0 / count.max(1) as f64;
+        let check = if count == 0 {
+            Check::Report
+        } else {
+            Check::from((share - expected).abs() <= allowed)
+        };
+        rows.push(Row::new(
+            format!("quorum_kv, {name}: P(consistent), t in [{lo}, {hi}) ms"),
+            format!("{} ({count} trials)", percent(share, 2)),
+            format!("{} (oracle at the same t's)", percent(expected, 2)),
+            format!("±{:.2} pp", allowed * 100.0),
+            check,
+        ));
+        if hi.is_finite() && count > 0 {
+            points.push(((lo + hi) / 2.0, share * 100.0));
+        }
+    }
+    points
+}
+
+/// Table 4's 99.9th percentile read and write latencies for R = W = 1 (ms), and TARGETS.md's
+/// [OURS] ranges, per fit in [`FITS`] order.
+const TABLE_4: [(f64, f64, &str); 4] = [
+    (0.66, 0.66, "[OURS] 0.66 / 0.66"),
+    (0.66, 10.99, "[OURS] 0.65 / 10.91-10.97"),
+    (5.58, 10.83, "[OURS] 5.60-5.61 / 10.75-10.94"),
+    (3.4, 55.12, "[OURS] 3.42-3.44 / 53.68-54.47"),
+];
+
+/// Table 4's trial count for latencies.
+const LATENCY_TRIALS: usize = 1_000_000;
+
+/// Table 4's tolerance on a latency percentile.
+const LATENCY_TOLERANCE: f64 = 0.05;
+
+/// The L_r / L_w rows of one fit: graded when each has Table 4's million operations,
+/// reported otherwise.
+fn latency_rows(rows: &mut Vec<Row>, fit: usize, reads: &mut [f64], writes: &mut [f64]) {
+    let (paper_r, paper_w, ours) = TABLE_4[fit];
+    for (what, values, paper) in [("read L_r", reads, paper_r), ("write L_w", writes, paper_w)] {
+        values.sort_by(f64::total_cmp);
+        let Some(p999) = quantile(values, 0.999) else {
+            continue;
+        };
+        let graded = values.len() >= LATENCY_TRIALS;
+        let within = (p999 - paper).abs() <= LATENCY_TOLERANCE * paper;
+        rows.push(Row::new(
+            format!("quorum_kv, {}: p99.9 {what} (ms)", FITS[fit].name),
+            format!("{p999:.2} ({} ops)", values.len()),
+            format!("{paper} (Table 4; {ours})"),
+            if graded {
+                "±5%".to_string()
+            } else {
+                "report (< 1M ops)".to_string()
+            },
+            if graded {
+                Check::from(within)
+            } else {
+                Check::Report
+            },
+        ));
+    }
+}
+
+/// The placements of reads simulated for each production fit: spread, and each t of T8.
+fn placements() -> Vec<Reads> {
+    std::iter::once(Reads::Spread)
+        .chain(TS_MS.iter().map(|t| Reads::At(*t)))
+        .collect()
+}
+
+/// Runs every simulation of T8 over the available cores: the exponential configuration
+/// spread out, then each fit at every placement. Results come back in that order.
+fn simulate_all(exponential_trials: u64, fit_trials: u64) -> Result<Vec<Measured>, String> {
+    let mut groups = vec![jobs(&EXPONENTIAL_10, Reads::Spread, exponential_trials, 1)];
+    for (index, fit) in FITS.iter().enumerate() {
+        for (slot, reads) in placements().into_iter().enumerate() {
+            groups.push(jobs(fit, reads, fit_trials, 2 + (index * 8 + slot) as u64));
+        }
+    }
+    let flat: Vec<&(Setup, u64, u64)> = groups.iter().flatten().collect();
+    let runs = super::par_map(0..flat.len() as u64, |i| {
+        let (setup, trials, seed) = flat[i as usize];
+        simulate(setup, *trials, *seed)
+    });
+    let mut runs = runs.into_iter();
+    let mut pooled = Vec::new();
+    for group in &groups {
+        let taken = runs
+            .by_ref()
+            .take(group.len())
+            .collect::<Result<Vec<_>, _>>()?;
+        pooled.push(pool(taken));
+    }
+    Ok(pooled)
+}
+
+/// The rows of one production fit: per bin of t, at each t of T8, and its latencies.
+fn fit_rows(
+    rows: &mut Vec<Row>,
+    fit: usize,
+    measured: &mut [Measured],
+    thresholds: &[f64],
+) -> Vec<(f64, f64)> {
+    let name = FITS[fit].name;
+    let points = bin_rows(rows, name, &measured[0].trials, thresholds);
+    for (slot, t) in TS_MS.iter().enumerate() {
+        let trials = &measured[1 + slot].trials;
+        let count = trials.len() as u64;
+        let share = trials.iter().filter(|(_, ok)| *ok).count() as f64 / count.max(1) as f64;
+        let want = OURS[fit].1[slot];
+        let allowed = TOLERANCE * widening(FULL_TRIALS, count);
+        rows.push(Row::new(
+            format!("quorum_kv, {name}: P(consistent) at t = {t} ms"),
+            format!("{} ({count} trials)", percent(share, 2)),
+            format!(
+                "{} [OURS] (oracle {})",
+                percent(want, 2),
+                percent(consistent_at(thresholds, *t), 2)
+            ),
+            format!("±{:.2} pp", allowed * 100.0),
+            Check::from(count > 0 && (share - want).abs() <= allowed),
+        ));
+    }
+    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+    for run in measured.iter_mut() {
+        reads.append(&mut run.read_ms);
+        writes.append(&mut run.write_ms);
+    }
+    latency_rows(rows, fit, &mut reads, &mut writes);
+    points
 }
 
 /// Runs T8.
 pub fn run(plan: &Plan) -> Result<Reproduction, String> {
     let trials = plan.trials(REDUCED_TRIALS, FULL_TRIALS);
+    let fit_trials = plan.trials(REDUCED_FIT_TRIALS, FULL_TRIALS);
     let mut rows = Vec::new();
-    let oracle_series = oracle_rows(&mut rows);
-    let simulated = simulate(trials, 1)?;
-    let thresholds = oracle(&EXPONENTIAL_10, ORACLE_TRIALS, 99);
-    let mut measured_points = Vec::new();
-    for ((lo, hi), (count, share, expected, sigma)) in
-        BINS_MS.iter().zip(binned(&simulated, &thresholds))
-    {
-        let allowed = TOLERANCE.max(4.0 * sigma.max(binomial_sigma(expected, count as u64)));
-        rows.push(Row::new(
-            format!("quorum_kv, exponential 10 ms: P(consistent), t in [{lo}, {hi}) ms"),
-            format!("{} ({count} trials)", percent(share, 2)),
-            format!("{} (oracle at the same t's)", percent(expected, 2)),
-            format!("±{:.2} pp", allowed * 100.0),
-            Check::from(count > 0 && (share - expected).abs() <= allowed),
-        ));
-        if hi.is_finite() {
-            measured_points.push(((lo + hi) / 2.0, share * 100.0));
-        }
+    let (oracle_series, thresholds) = oracle_rows(&mut rows);
+    let mut measured = simulate_all(trials, fit_trials)?;
+    let exponential = &thresholds[FITS.len()];
+    let exponential_points = bin_rows(
+        &mut rows,
+        "exponential 10 ms",
+        &measured[0].trials,
+        exponential,
+    );
+    let per_fit = placements().len();
+    let mut fit_series = Vec::new();
+    for fit in 0..FITS.len() {
+        let runs = &mut measured[1 + fit * per_fit..1 + (fit + 1) * per_fit];
+        let points = fit_rows(&mut rows, fit, runs, &thresholds[fit]);
+        fit_series.push(Series {
+            name: format!("quorum_kv {} (bin middles)", FITS[fit].name),
+            points,
+            style: Style::Points,
+            color: fit,
+        });
     }
-    rows.push(Row::new(
-        "quorum_kv on the production fits (LNKD-SSD, LNKD-DISK, YMMR, WAN)",
-        "not run",
-        "needs mixture latencies and per-message-class latency",
-        "—",
-        Check::Report,
-    ));
-    let exponential_curve = (0..=250)
-        .map(|i| {
-            let t = i as f64 * 0.2;
-            (t, consistent_at(&thresholds, t) * 100.0)
+    let curve = |thresholds: &[f64], until_ms: f64| {
+        (0..=250)
+            .map(|i| {
+                let t = i as f64 * until_ms / 250.0;
+                (t, consistent_at(thresholds, t) * 100.0)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut production = oracle_series;
+    production.truncate(FITS.len());
+    for series in &mut production {
+        series.style = Style::Dashed;
+    }
+    for (series, thresholds) in production.iter_mut().zip(&thresholds) {
+        series.points = curve(thresholds, 50.0);
+    }
+    production.extend(fit_series);
+    let at_counts: Vec<String> = FITS
+        .iter()
+        .enumerate()
+        .map(|(fit, f)| {
+            format!(
+                "{} {}",
+                f.name,
+                measured[1 + fit * per_fit + 1].trials.len()
+            )
         })
         .collect();
     Ok(Reproduction {
@@ -472,25 +831,30 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
         setup: vec![
             format!("WARS oracle (independent of sim-core), N=3 R=W=1, {ORACLE_TRIALS} trials per fit; YMMR W body α = 3.5"),
             format!(
-                "quorum_kv: N=3 R=W=1, timestamps, no repair, client on the non-replica node, every message Exponential(mean 10 ms), reordering links; {} read-after-write trials ({})",
-                simulated.len(),
+                "quorum_kv: N=3 R=W=1, timestamps, no repair/handoff/anti-entropy, client on the non-replica node, reordering links; W as class latency \"write\", A = R = S as the network's latency; about {fit_trials} read-after-write trials per fit and placement of reads, {trials} for the exponential check ({})",
                 plan.describe()
+            ),
+            format!(
+                "trials at each fixed t: {}; WAN pools equal trial counts from its 9 (write-local, read-local) runs",
+                at_counts.join(", ")
             ),
         ],
         rows,
         notes: vec![
-            "MISSING: quorum_kv on the paper's latency fits. The engine has no mixture distribution and no per-message-class latency (a write request and a read request on one link draw from one distribution), so LNKD-SSD/DISK, YMMR and WAN cannot be simulated; only the oracle rows cover them".into(),
-            "MISSING: p99.9 read/write latencies (Table 4) and t@99.9% through the simulator, for the same reason".into(),
-            "the simulated check is against the oracle for the same t's, bin by bin: the client's think time spreads reads over t instead of reading at fixed t".into(),
+            "per bin of t: reads spread by the client's exponential think time (mean 10 ms), judged against the oracle at the same t's".into(),
+            "at t = 0/1/5/10 ms: the client's hops take t/2 each way and it thinks for about 1 ns, so every read reaches the coordinator t after its write committed; judged against TARGETS.md's [OURS] with ±0.5 pp widened by sqrt(200,000 / trials)".into(),
+            "WAN: which replica is local to the write and to the read is drawn per trial in WARS; a run fixes it, so 9 runs (one per combination) contribute equal trial counts, which is exactly the per-trial distribution".into(),
+            "p99.9 L_r / L_w: coordinator-side latency of every successful read and write of the fit's runs; graded against Table 4 only with ≥ 1M operations each (the full form), reported otherwise".into(),
+            "MISSING: t@99.9% through the simulator (the oracle rows report it)".into(),
         ],
         figure: Figure {
             title: "T8: PBS t-visibility (N=3, R=W=1)".into(),
             panels: vec![
                 Panel {
-                    title: "WARS oracle on the paper's latency fits (not the simulator)".into(),
+                    title: "quorum_kv on the paper's latency fits against the WARS oracle".into(),
                     x_label: "t after commit (ms)".into(),
                     y_label: "P(consistent) (%)".into(),
-                    series: oracle_series,
+                    series: production,
                     y_range: Some((0.0, 100.0)),
                     ..Panel::default()
                 },
@@ -501,13 +865,13 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
                     series: vec![
                         Series {
                             name: "oracle".into(),
-                            points: exponential_curve,
+                            points: curve(exponential, 50.0),
                             style: Style::Dashed,
                             color: 7,
                         },
                         Series {
                             name: "quorum_kv (bin middles)".into(),
-                            points: measured_points,
+                            points: exponential_points,
                             style: Style::Points,
                             color: 0,
                         },
@@ -535,7 +899,7 @@ mod tests {
 
     #[test]
     fn a_node_outside_the_key_coordinates() {
-        let (nodes, vnodes) = layout().unwrap();
+        let (nodes, vnodes, _) = layout().unwrap();
         let replicas = Ring::new(nodes, vnodes).preference_list(Key(0), 3);
         assert_eq!(replicas.len(), 3);
         assert!(!replicas.contains(&NodeId(0)));

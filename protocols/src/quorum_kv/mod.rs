@@ -152,6 +152,24 @@ impl Default for QuorumKvConfig {
     }
 }
 
+/// The message classes a scenario may give their own latency (`class_latency`), by what the
+/// message does: "write" (coordinator to replica, [`QkMessage::Store`]), "write-ack"
+/// ([`QkMessage::Stored`], also for stand-ins), "read" ([`QkMessage::Fetch`]), "read-reply"
+/// ([`QkMessage::Fetched`]), "repair" (read repair and anti-entropy's last step,
+/// [`QkMessage::Repair`]), "hint" (a write to a sloppy-quorum stand-in), "handoff" and
+/// "handoff-ack" (hinted handoff), "anti-entropy" (digests and their answers).
+pub const MESSAGE_CLASSES: [&str; 9] = [
+    "write",
+    "write-ack",
+    "read",
+    "read-reply",
+    "repair",
+    "hint",
+    "handoff",
+    "handoff-ack",
+    "anti-entropy",
+];
+
 /// Messages between nodes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum QkMessage {
@@ -417,6 +435,29 @@ impl Protocol for QuorumKv {
 
     fn validate_config(config: &QuorumKvConfig, node_count: u32) -> Result<(), String> {
         validate(config, node_count)
+    }
+
+    fn message_classes() -> &'static [&'static str] {
+        &MESSAGE_CLASSES
+    }
+
+    fn message_class(message: &QkMessage) -> &'static str {
+        match message {
+            QkMessage::Store {
+                stand_in_for: None, ..
+            } => "write",
+            QkMessage::Store {
+                stand_in_for: Some(_),
+                ..
+            } => "hint",
+            QkMessage::Stored { .. } => "write-ack",
+            QkMessage::Fetch { .. } => "read",
+            QkMessage::Fetched { .. } => "read-reply",
+            QkMessage::Repair(_) => "repair",
+            QkMessage::Digest { .. } | QkMessage::DigestReply { .. } => "anti-entropy",
+            QkMessage::Handoff(_) => "handoff",
+            QkMessage::HandedOff(_) => "handoff-ack",
+        }
     }
 
     fn start(config: &QuorumKvConfig, durable: &QkDisk, ctx: &mut Ctx<Self>) -> Self {

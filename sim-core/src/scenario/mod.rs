@@ -14,7 +14,7 @@ use crate::clock::NodeClock;
 use crate::engine::{Limits, SettleConfig, SimConfig, StorageConfig};
 use crate::fault::{CutKind, FaultAction, FaultOrigin, NemesisConfig, ScheduledFault};
 use crate::ids::NodeId;
-use crate::network::{Cut, Delivery, Latency, LinkConfig};
+use crate::network::{Cut, Delivery, Latency, LinkConfig, Mixture};
 use crate::protocol::Protocol;
 use crate::rng::Probability;
 use crate::time::{parse_duration, parse_signed_nanos, SignedDuration, SimDuration, SimTime};
@@ -80,6 +80,8 @@ struct ParseContext {
     supports_cas: bool,
     has_settle: Option<bool>,
     validate_protocol: Option<ConfigValidator>,
+    /// The protocol's message classes, and its name for messages about them (pass 2 only).
+    message_classes: Option<(&'static str, &'static [&'static str])>,
 }
 
 thread_local! {
@@ -608,6 +610,11 @@ enum LatencyRaw {
         min: Dur,
         shape: f64,
     },
+    Mixture(Vec<(f64, LatencySpec)>),
+    Shifted {
+        by: Dur,
+        latency: Box<LatencySpec>,
+    },
 }
 
 impl TryFrom<LatencyRaw> for LatencySpec {
@@ -632,6 +639,13 @@ impl TryFrom<LatencyRaw> for LatencySpec {
                 mean: mean.0,
             },
             LatencyRaw::Pareto { min, shape } => Latency::Pareto { min: min.0, shape },
+            LatencyRaw::Mixture(components) => Latency::Mixture(Mixture::new(
+                components.into_iter().map(|(w, c)| (w, c.0)).collect(),
+            )?),
+            LatencyRaw::Shifted { by, latency } => Latency::Shifted {
+                by: by.0,
+                latency: Box::new(latency.0),
+            },
         };
         latency.validate()?;
         Ok(LatencySpec(latency))
@@ -662,6 +676,17 @@ impl From<LatencySpec> for LatencyRaw {
                 min: Dur(min),
                 shape,
             },
+            Latency::Mixture(mixture) => LatencyRaw::Mixture(
+                mixture
+                    .components()
+                    .iter()
+                    .map(|(w, c)| (*w, LatencySpec(c.clone())))
+                    .collect(),
+            ),
+            Latency::Shifted { by, latency } => LatencyRaw::Shifted {
+                by: Dur(by),
+                latency: Box::new(LatencySpec(*latency)),
+            },
         }
     }
 }
@@ -679,6 +704,13 @@ pub struct NetworkSpec {
     /// Default latency of every link.
     #[serde(default)]
     pub latency: LatencySpec,
+    /// Latency of every link by message class, over `latency`.
+    #[serde(
+        default,
+        deserialize_with = "check_class_latency",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub class_latency: BTreeMap<ClassName, LatencySpec>,
     /// Default loss probability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<Prob>,
@@ -694,6 +726,63 @@ pub struct NetworkSpec {
     /// Latency between clients and nodes (clients are never partitioned).
     #[serde(default)]
     pub client_latency: LatencySpec,
+}
+
+/// A message class the protocol names (`"write"`); in pass 2, one of
+/// [`Protocol::message_classes`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClassName(pub String);
+
+serialize_as!(ClassName, |c| &c.0);
+
+impl<'de> Deserialize<'de> for ClassName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if let Some(Some((protocol, known))) = with_context(|c| c.message_classes) {
+            if known.is_empty() {
+                return Err(de::Error::custom(format!(
+                    "unknown message class \"{name}\": {protocol} names no message classes, so it takes no class_latency"
+                )));
+            }
+            if !known.contains(&name.as_str()) {
+                return Err(de::Error::custom(format!(
+                    "unknown message class \"{name}\" for {protocol}, expected one of: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(ClassName(name))
+    }
+}
+
+/// Reads a `class_latency` map, refusing a class listed twice (a map would silently keep the
+/// last entry).
+fn check_class_latency<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<ClassName, LatencySpec>, D::Error> {
+    struct ClassesVisitor;
+    impl<'de> Visitor<'de> for ClassesVisitor {
+        type Value = BTreeMap<ClassName, LatencySpec>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(
+                "a map from message class to latency such as { \"write\": Constant(\"2ms\") }",
+            )
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut classes = BTreeMap::new();
+            while let Some(class) = map.next_key::<ClassName>()? {
+                if classes.contains_key(&class) {
+                    return Err(de::Error::custom(format!(
+                        "message class \"{}\" is listed twice in `class_latency`; give each class one entry",
+                        class.0
+                    )));
+                }
+                classes.insert(class, map.next_value::<LatencySpec>()?);
+            }
+            Ok(classes)
+        }
+    }
+    deserializer.deserialize_map(ClassesVisitor)
 }
 
 /// FIFO or reordering delivery.
@@ -719,6 +808,13 @@ pub struct LinkSpec {
     /// Latency of this link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<LatencySpec>,
+    /// Latency of this link by message class, over everything else.
+    #[serde(
+        default,
+        deserialize_with = "check_class_latency",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub class_latency: BTreeMap<ClassName, LatencySpec>,
     /// Loss probability of this link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<Prob>,
@@ -1080,6 +1176,7 @@ pub fn read_protocol_name(
         supports_cas: true,
         has_settle: None,
         validate_protocol: None,
+        message_classes: None,
     };
     let head: ScenarioFile<AnyOptions> = parse_with_context(file, text, context)?;
     Ok(head.protocol.name)
@@ -1097,6 +1194,7 @@ pub fn load<P: Protocol>(file: &str, text: &str) -> Result<Scenario<P>, Scenario
             supports_cas: true,
             has_settle: None,
             validate_protocol: None,
+            message_classes: None,
         },
     )?;
     let node_count = head.nodes.0;
@@ -1112,6 +1210,7 @@ pub fn load<P: Protocol>(file: &str, text: &str) -> Result<Scenario<P>, Scenario
                 .expect("the section was read as this protocol's options");
             P::validate_config(config, node_count)
         })),
+        message_classes: Some((P::NAME, P::message_classes())),
     };
     let parsed: ScenarioFile<P::Config> = parse_with_context(file, text, context)?;
     Ok(Scenario {
@@ -1526,11 +1625,21 @@ impl<P: Protocol> Scenario<P> {
         }
     }
 
+    /// One config per directed link. Latency precedence, most specific first: a link's own
+    /// class latency, the link's own latency, the network's class latency, the network's
+    /// latency. A link that sets its own `latency` therefore drops the network's class
+    /// latencies: an override of a link says what that link is, whatever the message.
     fn links(&self) -> Vec<LinkConfig> {
         let network = &self.parsed.network;
         let n = self.parsed.nodes.0 as usize;
+        let classes = |map: &BTreeMap<ClassName, LatencySpec>| {
+            map.iter()
+                .map(|(class, latency)| (class.0.clone(), latency.0.clone()))
+                .collect::<BTreeMap<String, Latency>>()
+        };
         let base = LinkConfig {
             latency: network.latency.0.clone(),
+            class_latency: BTreeMap::new(),
             drop: network.drop.map_or(Probability::NEVER, Prob::probability),
             duplicate: network
                 .duplicate
@@ -1538,16 +1647,22 @@ impl<P: Protocol> Scenario<P> {
             delivery: delivery(network.delivery),
         };
         let mut links = vec![base; n * n];
+        // Per link: its own latency and class latencies, resolved after every entry is read
+        // (later entries override the settings they name).
+        let mut own: Vec<(Option<Latency>, BTreeMap<String, Latency>)> =
+            vec![(None, BTreeMap::new()); n * n];
         for spec in &network.links {
             let mut directions = vec![(spec.from.0, spec.to.0)];
             if spec.both_ways {
                 directions.push((spec.to.0, spec.from.0));
             }
             for (from, to) in directions {
-                let link = &mut links[from.index() * n + to.index()];
+                let index = from.index() * n + to.index();
+                let link = &mut links[index];
                 if let Some(latency) = &spec.latency {
-                    link.latency = latency.0.clone();
+                    own[index].0 = Some(latency.0.clone());
                 }
+                own[index].1.extend(classes(&spec.class_latency));
                 if let Some(drop) = spec.drop {
                     link.drop = drop.probability();
                 }
@@ -1556,6 +1671,19 @@ impl<P: Protocol> Scenario<P> {
                 }
                 if spec.delivery.is_some() {
                     link.delivery = delivery(spec.delivery);
+                }
+            }
+        }
+        let global_classes = classes(&network.class_latency);
+        for (link, (latency, own_classes)) in links.iter_mut().zip(own) {
+            match latency {
+                Some(latency) => {
+                    link.latency = latency;
+                    link.class_latency = own_classes;
+                }
+                None => {
+                    link.class_latency = global_classes.clone();
+                    link.class_latency.extend(own_classes);
                 }
             }
         }
