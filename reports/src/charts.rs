@@ -127,7 +127,8 @@ fn err<E: std::fmt::Debug>(error: E) -> String {
 
 type Out = Result<(), String>;
 
-const SERIES: [RGBColor; 8] = [
+/// The colours series take in turn (the category-10 palette); reproduction charts use it too.
+pub const SERIES: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -136,10 +137,15 @@ const SERIES: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
-const GRID: RGBColor = RGBColor(225, 225, 225);
-const INK: RGBColor = RGBColor(40, 40, 40);
-const MUTED: RGBColor = RGBColor(110, 110, 110);
+/// Grid lines.
+pub const GRID: RGBColor = RGBColor(225, 225, 225);
+/// Axes and main labels.
+pub const INK: RGBColor = RGBColor(40, 40, 40);
+/// Secondary labels.
+pub const MUTED: RGBColor = RGBColor(110, 110, 110);
 const ALARM: RGBColor = RGBColor(200, 20, 20);
 const SETTLE: RGBColor = RGBColor(30, 140, 60);
 

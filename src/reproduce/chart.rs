@@ -11,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::BackendCoord;
-use reports::charts::ticks;
+use reports::charts::{ticks, GRID, INK, MUTED, SERIES};
 use reports::text::LabelStyle;
 use std::ops::Range;
 
@@ -87,21 +87,6 @@ pub struct Band {
     pub y: (f64, f64),
 }
 
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-const GRID: RGBColor = RGBColor(225, 225, 225);
-const INK: RGBColor = RGBColor(40, 40, 40);
-const MUTED: RGBColor = RGBColor(110, 110, 110);
 const BAND: RGBColor = RGBColor(120, 200, 120);
 
 /// The figure as an SVG document.
@@ -159,7 +144,7 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Resul
     }
     grid(area, &mut plot, panel, (&x, &y))?;
     for series in &panel.series {
-        let color = PALETTE[series.color % PALETTE.len()];
+        let color = SERIES[series.color % SERIES.len()];
         let points: Vec<(f64, f64)> = series
             .points
             .iter()
@@ -298,7 +283,7 @@ fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()
         y += 18;
     }
     for series in &panel.series {
-        let color = PALETTE[series.color % PALETTE.len()];
+        let color = SERIES[series.color % SERIES.len()];
         match series.style {
             Style::Line => area
                 .draw(&PathElement::new(
