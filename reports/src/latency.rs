@@ -52,22 +52,6 @@ pub struct LatencySection {
     pub histogram: Vec<HistogramSeries>,
 }
 
-fn kind_name(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::Get => "get",
-        OpKind::Put => "put",
-        OpKind::Cas => "cas",
-    }
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Ok => "ok",
-        Outcome::Fail => "fail",
-        Outcome::Unknown => "unknown",
-    }
-}
-
 /// Latencies grouped, then summarized.
 pub(crate) fn latency(history: &History) -> LatencySection {
     let mut groups: BTreeMap<(OpKind, Outcome), Vec<u64>> = BTreeMap::new();
@@ -92,12 +76,12 @@ pub(crate) fn latency(history: &History) -> LatencySection {
             .collect(),
         unknown: unknown
             .iter()
-            .map(|(kind, n)| (kind_name(*kind).to_string(), *n))
+            .map(|(kind, n)| (kind.name().to_string(), *n))
             .collect(),
         histogram: groups
             .iter()
             .map(|((kind, outcome), l)| HistogramSeries {
-                label: format!("{} {}", kind_name(*kind), outcome_name(*outcome)),
+                label: format!("{} {}", kind.name(), outcome.name()),
                 counts: counts(&edges, l),
             })
             .collect(),
@@ -114,8 +98,8 @@ fn percentile(sorted: &[u64], per_mille: u64) -> u64 {
 fn summarize(kind: OpKind, outcome: Outcome, sorted: &[u64]) -> LatencyGroup {
     let total: u128 = sorted.iter().map(|l| *l as u128).sum();
     LatencyGroup {
-        kind: kind_name(kind).into(),
-        outcome: outcome_name(outcome).into(),
+        kind: kind.name().into(),
+        outcome: outcome.name().into(),
         count: sorted.len() as u64,
         p50_ns: percentile(sorted, 500),
         p90_ns: percentile(sorted, 900),

@@ -2,7 +2,7 @@
 //! Jepsen-style bars from invocation to completion, with the offending ones flagged.
 
 use serde::{Deserialize, Serialize};
-use sim_core::history::{History, OpKind, Operation, Outcome};
+use sim_core::history::{History, Operation};
 use std::collections::BTreeMap;
 
 /// The most operations the history chart draws; the rest of the history is summarized by
@@ -49,28 +49,12 @@ pub struct HistoryWindow {
     pub flagged_not_shown: u64,
 }
 
-fn kind_name(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::Get => "get",
-        OpKind::Put => "put",
-        OpKind::Cas => "cas",
-    }
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Ok => "ok",
-        Outcome::Fail => "fail",
-        Outcome::Unknown => "unknown",
-    }
-}
-
 fn bar(op: &Operation, flag: Option<&String>) -> OpBar {
     OpBar {
         op: op.id.to_string(),
         client: op.client.to_string(),
         node: op.node.to_string(),
-        kind: kind_name(op.kind).into(),
+        kind: op.kind.name().into(),
         key: op.key.to_string(),
         value: op.write.map(|v| v.to_string()),
         read: op
@@ -79,7 +63,7 @@ fn bar(op: &Operation, flag: Option<&String>) -> OpBar {
             .map(|r| r.iter().map(|v| v.to_string()).collect()),
         invoke_ns: op.invoke.0,
         complete_ns: op.complete.map(|t| t.0),
-        outcome: outcome_name(op.outcome).into(),
+        outcome: op.outcome.name().into(),
         flag: flag.cloned(),
     }
 }

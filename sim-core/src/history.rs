@@ -17,6 +17,17 @@ pub enum OpKind {
     Cas,
 }
 
+impl OpKind {
+    /// The lowercase name reports print: "get", "put" or "cas".
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Get => "get",
+            OpKind::Put => "put",
+            OpKind::Cas => "cas",
+        }
+    }
+}
+
 /// How an operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +39,17 @@ pub enum Outcome {
     /// The client never learned (timeout, indeterminate reply): it may or may not have
     /// taken effect, at any time after its invocation.
     Unknown,
+}
+
+impl Outcome {
+    /// The lowercase name reports print: "ok", "fail" or "unknown".
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Unknown => "unknown",
+        }
+    }
 }
 
 /// One client operation.
