@@ -237,14 +237,7 @@ fn scenario_text(range: Range, cap_ms: u64) -> Result<String, String> {
             ),
         ),
     ];
-    let mut text = SCENARIO.to_string();
-    for (from, to) in &edits {
-        if !text.contains(from.as_str()) {
-            return Err(format!("{SCENARIO_FILE} no longer contains `{from}`"));
-        }
-        text = text.replacen(from.as_str(), to, 1);
-    }
-    Ok(text)
+    super::edit_scenario(SCENARIO_FILE, SCENARIO, &edits)
 }
 
 /// How one seed went.

@@ -131,13 +131,7 @@ pub fn measure(n: u32, r: u32, w: u32, trials: u64, seed: u64) -> Result<Measure
             format!("timeout: \"1s\", ops_per_client_max: {ops})"),
         ),
     ];
-    let mut text = SCENARIO.to_string();
-    for (from, to) in &replaced {
-        if !text.contains(from) {
-            return Err(format!("{SCENARIO_FILE} no longer contains `{from}`"));
-        }
-        text = text.replacen(from, to, 1);
-    }
+    let text = super::edit_scenario(SCENARIO_FILE, SCENARIO, &replaced)?;
     let scenario = Registry::builtin()
         .load_text(SCENARIO_FILE, &text)
         .map_err(|e| e.to_string())?;

@@ -111,13 +111,7 @@ pub fn measure(s_ms: u64, writes: u64, seed: u64) -> Result<SkewRun, String> {
             format!("duration: \"{duration_ms}ms\","),
         ),
     ];
-    let mut text = SCENARIO.to_string();
-    for (from, to) in &edits {
-        if !text.contains(from) {
-            return Err(format!("{SCENARIO_FILE} no longer contains `{from}`"));
-        }
-        text = text.replacen(from, to, 1);
-    }
+    let text = super::edit_scenario(SCENARIO_FILE, SCENARIO, &edits)?;
     let scenario = Registry::builtin()
         .load_text(SCENARIO_FILE, &text)
         .map_err(|e| e.to_string())?;

@@ -348,6 +348,25 @@ fn unknown(name: &str) -> String {
     )
 }
 
+/// A bundled scenario's text with each `(from, to)` edit applied once, in order; an edit whose
+/// `from` the text no longer contains is an error naming `file`, so a reproduction never runs
+/// a scenario someone changed under it.
+pub fn edit_scenario<F: AsRef<str>, T: AsRef<str>>(
+    file: &str,
+    text: &str,
+    edits: &[(F, T)],
+) -> Result<String, String> {
+    let mut text = text.to_string();
+    for (from, to) in edits {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        if !text.contains(from) {
+            return Err(format!("{file} no longer contains `{from}`"));
+        }
+        text = text.replacen(from, to, 1);
+    }
+    Ok(text)
+}
+
 /// Runs `trial` for every seed in `seeds` over the available cores and returns the results
 /// in seed order, so the outcome never depends on how the work was split.
 pub fn par_map<T: Send>(seeds: std::ops::Range<u64>, trial: impl Fn(u64) -> T + Sync) -> Vec<T> {

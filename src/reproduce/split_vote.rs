@@ -128,14 +128,7 @@ pub fn scenario_text(shape: &Shape) -> Result<String, String> {
         ),
         ("At(\"0s\", Crash(\"n5\")),", crashes.join("\n        ")),
     ];
-    let mut text = SCENARIO.to_string();
-    for (from, to) in &edits {
-        if !text.contains(from) {
-            return Err(format!("{SCENARIO_FILE} no longer contains `{from}`"));
-        }
-        text = text.replacen(from, to, 1);
-    }
-    Ok(text)
+    super::edit_scenario(SCENARIO_FILE, SCENARIO, &edits)
 }
 
 /// How many of `seeds` split the first term, for one shape.
