@@ -1026,12 +1026,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         self.record(TraceKind::Reply, node, client.0, request.op.0, || {
             format!("{node} -> {client}: {reply:?} ({})", request.op)
         });
-        let runtime = &mut self.clients[client.index()];
-        let latency = self
-            .config
-            .workload
-            .client_latency
-            .sample(&mut runtime.link_rng);
+        let latency = self.client_hop(client);
         self.schedule(
             self.now + latency,
             Event::ClientReply(Box::new((node, request, reply))),
@@ -1312,17 +1307,22 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         self.schedule(self.now + timeout, Event::ClientTimeout { client, op: id });
     }
 
+    /// One trip between `client` and a node, drawn from the client's own link stream (the
+    /// same stream both ways, so requests and replies keep their order of draws).
+    fn client_hop(&mut self, client: ClientId) -> SimDuration {
+        let runtime = &mut self.clients[client.index()];
+        self.config
+            .workload
+            .client_latency
+            .sample(&mut runtime.link_rng)
+    }
+
     fn send_request(&mut self, client: ClientId, node: NodeId, request: Request) {
         let op = request.id.op;
         self.record(TraceKind::Invoke, node, client.0, op.0, || {
             format!("{client} invokes {:?} on {node} ({op})", request.op)
         });
-        let runtime = &mut self.clients[client.index()];
-        let latency = self
-            .config
-            .workload
-            .client_latency
-            .sample(&mut runtime.link_rng);
+        let latency = self.client_hop(client);
         self.schedule(
             self.now + latency,
             Event::Request {
