@@ -1,18 +1,13 @@
 //! The CLI as a user meets it: exit codes, the human summary, JSON and the JSON Lines trace.
 
+mod common;
+use common::faultline;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn scenario(name: &str) -> String {
     format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {

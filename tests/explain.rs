@@ -3,18 +3,12 @@
 //! and the ladder cell it promises; unknown terms exit 2 with a suggestion; `list` names every
 //! term, scenario, check and invariant.
 
+mod common;
+use common::faultline;
+
 use faultline::explain::{self, Term};
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
+use std::process::Output;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

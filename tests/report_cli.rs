@@ -1,15 +1,9 @@
 //! `faultline run --report DIR --png DIR` and `faultline report FILE` as a user meets them.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::faultline;
 
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
+use std::path::PathBuf;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))

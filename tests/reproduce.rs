@@ -6,11 +6,13 @@
 //! The whole file takes well under a minute and a half in release mode on two cores. The full
 //! forms run with `faultline reproduce NAME --full` (see docs/reproductions.md).
 
+mod common;
+use common::faultline;
+
 use faultline::reproduce::{self, fig16, k_staleness, siblings, Check, Plan, Reproduction, Row};
 use protocols::vclock::VclockMode;
 use sim_core::ids::Value;
 use std::path::PathBuf;
-use std::process::Command;
 
 fn run(name: &str) -> Reproduction {
     let reproduction = reproduce::reproduce(name, &Plan::REDUCED).unwrap_or_else(|e| panic!("{e}"));
@@ -208,13 +210,6 @@ fn reproductions_are_deterministic() {
     let first = reproduce::reproduce("T13", &plan).unwrap();
     let second = reproduce::reproduce("T13", &plan).unwrap();
     assert_eq!(first.csv(), second.csv());
-}
-
-fn faultline(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

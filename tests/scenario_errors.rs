@@ -3,8 +3,10 @@
 //! the file, the line and column of the offending value, and what was expected. None may panic:
 //! a panic exits 3 and would be a bug.
 
+mod common;
+use common::faultline;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 /// A scratch directory of its own for one test, removed when the test ends.
 struct Scratch {
@@ -33,14 +35,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the faultline binary runs")
 }
 
 /// Runs `faultline <command> <file>` and checks it fails as bad input, without a panic.

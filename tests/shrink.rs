@@ -1,19 +1,11 @@
 //! `faultline shrink` on the known-bad LWW variants: the minimal scenario keeps the violation,
 //! is at most a tenth of the operations, replays with the reported hash, and is stable.
 
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::faultline;
 
 fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("faultline-shrink-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).display().to_string()
+    common::temp("shrink", name)
 }
 
 fn variant(name: &str) -> String {

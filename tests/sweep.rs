@@ -1,27 +1,18 @@
 //! `sweep` and `merge` as CI uses them: results independent of --jobs, shards that add up to
 //! the whole, and a killed sweep that resumes without rerunning what it finished.
 
+mod common;
+use common::faultline;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn scenario(name: &str) -> String {
     format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
 fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("faultline-sweep-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    path.display().to_string()
+    common::temp("sweep", name)
 }
 
 /// The results file as a sorted set of lines without the wall time, the one field that
