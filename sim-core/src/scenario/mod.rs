@@ -760,29 +760,41 @@ impl<'de> Deserialize<'de> for ClassName {
 fn check_class_latency<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<ClassName, LatencySpec>, D::Error> {
-    struct ClassesVisitor;
-    impl<'de> Visitor<'de> for ClassesVisitor {
-        type Value = BTreeMap<ClassName, LatencySpec>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str(
-                "a map from message class to latency such as { \"write\": Constant(\"2ms\") }",
+    deserializer.deserialize_map(UniqueKeys {
+        expecting: "a map from message class to latency such as { \"write\": Constant(\"2ms\") }",
+        duplicate: |class: &ClassName| {
+            format!(
+                "message class \"{}\" is listed twice in `class_latency`; give each class one entry",
+                class.0
             )
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut classes = BTreeMap::new();
-            while let Some(class) = map.next_key::<ClassName>()? {
-                if classes.contains_key(&class) {
-                    return Err(de::Error::custom(format!(
-                        "message class \"{}\" is listed twice in `class_latency`; give each class one entry",
-                        class.0
-                    )));
-                }
-                classes.insert(class, map.next_value::<LatencySpec>()?);
-            }
-            Ok(classes)
-        }
+        },
+        entries: PhantomData,
+    })
+}
+
+/// A map whose keys must be distinct: RON (like serde's maps) would silently keep the last of
+/// two entries for one key, and a scenario's author meant one of them.
+struct UniqueKeys<K, V> {
+    expecting: &'static str,
+    duplicate: fn(&K) -> String,
+    entries: PhantomData<V>,
+}
+
+impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Visitor<'de> for UniqueKeys<K, V> {
+    type Value = BTreeMap<K, V>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
     }
-    deserializer.deserialize_map(ClassesVisitor)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = BTreeMap::new();
+        while let Some(key) = map.next_key::<K>()? {
+            if entries.contains_key(&key) {
+                return Err(de::Error::custom((self.duplicate)(&key)));
+            }
+            entries.insert(key, map.next_value::<V>()?);
+        }
+        Ok(entries)
+    }
 }
 
 /// FIFO or reordering delivery.
@@ -1301,27 +1313,16 @@ fn check_nemesis<'de, D: Deserializer<'de>>(
 fn check_clocks<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<NodeName, ClockSpec>, D::Error> {
-    struct ClocksVisitor;
-    impl<'de> Visitor<'de> for ClocksVisitor {
-        type Value = BTreeMap<NodeName, ClockSpec>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a map from node to clock such as { \"n2\": (offset: \"-50ms\") }")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut clocks = BTreeMap::new();
-            while let Some(node) = map.next_key::<NodeName>()? {
-                if clocks.contains_key(&node) {
-                    return Err(de::Error::custom(format!(
-                        "node {} is listed twice in `clocks`; give each node one entry",
-                        node.0
-                    )));
-                }
-                clocks.insert(node, map.next_value::<ClockSpec>()?);
-            }
-            Ok(clocks)
-        }
-    }
-    deserializer.deserialize_map(ClocksVisitor)
+    deserializer.deserialize_map(UniqueKeys {
+        expecting: "a map from node to clock such as { \"n2\": (offset: \"-50ms\") }",
+        duplicate: |node: &NodeName| {
+            format!(
+                "node {} is listed twice in `clocks`; give each node one entry",
+                node.0
+            )
+        },
+        entries: PhantomData,
+    })
 }
 
 /// The list of checks; Convergence needs a settle phase.
