@@ -324,7 +324,12 @@ static TERMS: [Term; 34] = [
             comes after the write it returned), transitively. A history is causally consistent \
             when every read is explained by an order of its own causal past: nobody sees an \
             effect before its cause, or a value its causal past had already overwritten. \
-            Concurrent writes may be seen in different orders by different clients.",
+            Concurrent writes may be seen in different orders by different clients. Two \
+            stronger models are looked up here too, though each is a model of its own \
+            (Bouajjani et al., POPL 2017): causal memory (CM) also explains each read by \
+            everything its client saw before it, and causal convergence (CCv) also makes every \
+            client agree on one order of concurrent writes. No bundled scenario holds CC while \
+            breaking CM or CCv.",
         breaks: "A read of a value that its causal past had already replaced (someone read v1, \
             then wrote v2, and a later reader in that chain reads v1); a read of nothing after a \
             write of the key in its causal past.",
@@ -472,8 +477,10 @@ static TERMS: [Term; 34] = [
             get it from a merge that is commutative, associative and idempotent. Version-vector \
             replication with siblings is one: concurrent writes are kept side by side and merged \
             by causality.",
-        breaks: "A merge that depends on arrival order or on a clock reading; a merge that \
-            brings back values already superseded.",
+        breaks: "A merge that depends on arrival order; a merge that brings back values \
+            already superseded. A last-writer-wins register is still a CRDT: its replicas \
+            converge, and what its clock-based merge breaks is keeping acknowledged writes (see \
+            lost update).",
         checked: "Convergence after settle (`checks: [Convergence]`), and the vclock protocol's \
             `no-resurrection` invariant after every step.",
         scenario: teaching!("15-siblings.ron"),

@@ -72,6 +72,12 @@ pub fn sweep(registry: &Registry, args: SweepArgs) -> u8 {
             Vec::new(),
         ),
     };
+    // Like --png and --report, a results file may go into a folder that does not exist yet.
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(error) = std::fs::create_dir_all(parent) {
+            return bad_input(format!("cannot create {}: {error}", parent.display()));
+        }
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(args.resume.is_some())

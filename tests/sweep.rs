@@ -184,3 +184,21 @@ fn junit_and_bad_flags() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("torn.jsonl:1:"));
 }
+
+#[test]
+fn results_may_go_into_a_folder_that_does_not_exist_yet() {
+    let folder = temp("new-folder");
+    let _ = std::fs::remove_dir_all(&folder);
+    let out = format!("{folder}/nested/results.jsonl");
+    let output = faultline(&[
+        "sweep",
+        &scenario("lww-no-faults.ron"),
+        "--seeds",
+        "1..3",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let results = std::fs::read_to_string(&out).expect("the results file was written");
+    assert_eq!(results.lines().count(), 2);
+}
