@@ -234,3 +234,38 @@ fn the_changes_the_headers_suggest_do_what_they_say() {
         }
     }
 }
+
+/// A linearizability violation is dated by the last operation its witness needs (the stale
+/// read, in teaching 02), not by the earliest write of the witness, so the report points at
+/// the moment the anomaly becomes visible.
+#[test]
+fn a_linearizability_violation_is_dated_by_its_last_witness_operation() {
+    let (result, report) = run("02-sequential-not-linearizable.ron");
+    let violation = report
+        .violations
+        .iter()
+        .find(|v| v.name == "linearizable")
+        .expect("teaching 02 breaks linearizability");
+    let latest_invocation = violation
+        .witness
+        .iter()
+        .filter_map(|line| {
+            line.strip_prefix("op")?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .map(|op| result.history.ops[op].invoke.0)
+        .max()
+        .expect("the witness names operations");
+    assert_eq!(violation.time_ns, Some(latest_invocation));
+    let read = result
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.kind == sim_core::history::OpKind::Get)
+        .map(|op| op.invoke.0)
+        .find(|&at| at == latest_invocation);
+    assert!(read.is_some(), "the last witness operation is a read");
+}

@@ -185,7 +185,9 @@ pub(crate) fn violations(
                     source: "check".into(),
                     name: check.into(),
                     event: None,
-                    time_ns: ops.iter().filter_map(|&op| op_time(op)).min(),
+                    // The anomaly needs every witness operation, so it exists from the
+                    // invocation of the last of them (typically the bad read), not the first.
+                    time_ns: ops.iter().filter_map(|&op| op_time(op)).max(),
                     nodes,
                     explanation: witness.map_or_else(
                         || format!("the history is not {}", report.consistency),
@@ -213,7 +215,7 @@ pub(crate) fn violations(
                     source: "check".into(),
                     name: "causal".into(),
                     event: None,
-                    time_ns: first.ops.iter().filter_map(|&op| op_time(op)).min(),
+                    time_ns: first.ops.iter().filter_map(|&op| op_time(op)).max(),
                     nodes: Vec::new(),
                     explanation: format!(
                         "{} causal violation(s); first: {}",
