@@ -552,6 +552,25 @@ fn a_node_given_two_clocks_is_rejected() {
 }
 
 #[test]
+fn a_timer_slack_longer_than_a_second_is_rejected() {
+    assert_rejected(
+        "timer-slack",
+        r#"Scenario(
+    name: "timer slack",
+    nodes: 3,
+    duration: "10s",
+    protocol: Lww(),
+    clocks: {
+        "n2": (drift_ppm: 10, timer_slack: "5s"),
+    },
+)
+"#,
+        "7:44",
+        &["expected a timer slack of at most 1s, found 5s"],
+    );
+}
+
+#[test]
 fn an_unknown_check_lists_the_known_ones() {
     assert_rejected(
         "unknown-check",

@@ -38,6 +38,8 @@ pub struct NodeClock {
     /// Wall-clock steps (true time applied, amount), in the order they happened.
     steps: Vec<(SimTime, i64)>,
     slews: Vec<Slew>,
+    /// The most a timer may fire late (the engine draws how late from its own stream).
+    timer_slack: SimDuration,
 }
 
 impl NodeClock {
@@ -45,6 +47,19 @@ impl NodeClock {
     /// `drift_ppm` parts per million fast (negative: slow).
     pub fn new(offset: SignedDuration, drift_ppm: i64) -> NodeClock {
         NodeClock::with_drift_ppb(offset, drift_ppm * PPB_PER_PPM)
+    }
+
+    /// The same clock with timers that fire up to `slack` late, as a loaded machine's
+    /// scheduler or timer coalescing makes them: the engine adds a uniform draw in
+    /// `0..=slack` to every deadline.
+    pub fn with_timer_slack(mut self, slack: SimDuration) -> NodeClock {
+        self.timer_slack = slack;
+        self
+    }
+
+    /// The most a timer fires late.
+    pub fn timer_slack(&self) -> SimDuration {
+        self.timer_slack
     }
 
     /// As [`NodeClock::new`] with drift in parts per billion, for sub-ppm precision.
@@ -58,6 +73,7 @@ impl NodeClock {
             drift_ppb,
             steps: Vec::new(),
             slews: Vec::new(),
+            timer_slack: SimDuration::ZERO,
         }
     }
 

@@ -356,6 +356,8 @@ struct NodeRuntime<P: Protocol> {
     incarnation: u32,
     clock: NodeClock,
     rng: SimRng,
+    /// How late each timer fires, when the clock has timer slack; never drawn otherwise.
+    slack_rng: SimRng,
     /// Pending timers and the generation of their latest setting.
     timers: BTreeMap<P::Timer, u64>,
     timer_generation: u64,
@@ -490,6 +492,7 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
                 incarnation: 0,
                 clock: config.clocks[i].clone(),
                 rng: SimRng::stream(config.seed, Purpose::Protocol, i as u64),
+                slack_rng: SimRng::stream(config.seed, Purpose::TimerSlack, i as u64),
                 timers: BTreeMap::new(),
                 timer_generation: 0,
                 paused_until: None,
@@ -863,7 +866,11 @@ impl<'sink, P: Protocol> Simulation<'sink, P> {
         let runtime = &mut self.nodes[node.index()];
         runtime.timer_generation += 1;
         let generation = runtime.timer_generation;
-        let deadline = runtime.clock.deadline_after(self.now, after);
+        let mut deadline = runtime.clock.deadline_after(self.now, after);
+        let slack = runtime.clock.timer_slack();
+        if slack > SimDuration::ZERO {
+            deadline += SimDuration(runtime.slack_rng.below(slack.0 + 1));
+        }
         let incarnation = runtime.incarnation;
         runtime.timers.insert(timer.clone(), generation);
         self.schedule(

@@ -22,6 +22,8 @@ pub enum Purpose {
     Nemesis,
     /// Free for tests and benchmarks.
     Test,
+    /// How late a node's timers fire (only drawn when its clock has timer slack). Index: node.
+    TimerSlack,
 }
 
 impl Purpose {
@@ -33,6 +35,7 @@ impl Purpose {
             Purpose::ClientLink => 4,
             Purpose::Nemesis => 5,
             Purpose::Test => 6,
+            Purpose::TimerSlack => 7,
         }
     }
 }

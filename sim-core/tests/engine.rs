@@ -307,6 +307,38 @@ fn a_timer_for_one_local_second_fires_at_the_right_true_time_under_drift() {
     assert_eq!(timers[0], SimTime(999_901));
 }
 
+#[test]
+fn timer_slack_makes_timers_fire_late_by_up_to_the_slack_and_no_earlier() {
+    let fire_times = |slack_us: u64| -> Vec<u64> {
+        let mut config = stream_config(1, LinkConfig::default());
+        config.clocks[0] = NodeClock::perfect().with_timer_slack(SimDuration(slack_us * 1_000));
+        config.protocol.per_tick = 0; // n1 only ticks.
+        let (result, _) = run_full(config);
+        result
+            .full_trace
+            .unwrap()
+            .iter()
+            .filter(|(r, _)| r.kind == TraceKind::Timer && r.node == N1)
+            .map(|(r, _)| r.time.0)
+            .collect()
+    };
+    let exact = fire_times(0);
+    let intervals = |times: &[u64]| -> Vec<u64> { times.windows(2).map(|w| w[1] - w[0]).collect() };
+    assert!(intervals(&exact).iter().all(|&gap| gap == NS_PER_MS));
+    let late = fire_times(300);
+    assert!(late.len() > 100, "{} timers", late.len());
+    // Each tick is set when the previous one fires, so every gap is 1 ms plus that tick's
+    // lateness: between 0 and 300 us, spread uniformly (mean 150 us).
+    let lateness: Vec<u64> = intervals(&late).iter().map(|gap| gap - NS_PER_MS).collect();
+    assert!(lateness.iter().all(|&l| l <= 300_000), "{lateness:?}");
+    let mean = lateness.iter().sum::<u64>() as f64 / lateness.len() as f64;
+    assert!(
+        (mean - 150_000.0).abs() < 30_000.0,
+        "mean lateness {mean} ns"
+    );
+    assert_eq!(fire_times(300), late, "the slack is drawn from the seed");
+}
+
 // ----- a node that persists, syncs, crashes and restarts ----------------------------------------
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -562,6 +562,34 @@ pub struct ClockSpec {
     /// Parts per million fast (negative: slow).
     #[serde(default)]
     pub drift_ppm: Drift,
+    /// Timers fire up to this much late, uniformly (scheduler delay, timer coalescing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_slack: Option<TimerSlack>,
+}
+
+/// The most a node's timers fire late: at most [`TIMER_SLACK_MAX`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimerSlack(pub SimDuration);
+
+/// The largest timer slack a scenario may give (beyond it, "late" means a pause: use `Pause`).
+pub const TIMER_SLACK_MAX: SimDuration = SimDuration(1_000_000_000);
+
+impl<'de> Deserialize<'de> for TimerSlack {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Dur(slack) = Dur::deserialize(deserializer)?;
+        if slack > TIMER_SLACK_MAX {
+            return Err(de::Error::custom(format!(
+                "expected a timer slack of at most {TIMER_SLACK_MAX}, found {slack}; a node that stops for longer is a `Pause` fault"
+            )));
+        }
+        Ok(TimerSlack(slack))
+    }
+}
+
+impl Serialize for TimerSlack {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Dur(self.0).serialize(serializer)
+    }
 }
 
 /// Clock drift in ppm, at most [`DRIFT_PPM_MAX`] either way.
@@ -1583,7 +1611,8 @@ impl<P: Protocol> Scenario<P> {
                 Some(spec) => NodeClock::with_drift_ppb(
                     spec.offset.map_or(SignedDuration(0), |o| o.0),
                     (spec.drift_ppm.0 * 1_000.0).round() as i64,
-                ),
+                )
+                .with_timer_slack(spec.timer_slack.map_or(SimDuration::ZERO, |s| s.0)),
                 None => NodeClock::perfect(),
             })
             .collect();
