@@ -85,8 +85,8 @@ fn t1_figure_16_uncontested_lines_match_the_papers_data() {
 
 /// T1, gate B for the top panel: the contested lines (150-155, 150-151, 150-150) come after
 /// 150-300, in the paper's order. They are split-vote dominated: the ineligible survivors stand
-/// too (no pre-vote), and a vote splits when a second node times out within the candidate's
-/// 2.9 ms disk sync.
+/// too (no pre-vote), a vote splits when a second node times out within the candidate's
+/// 2.9 ms disk sync, and 2 ms of timer slack separates timers drawn alike.
 #[test]
 fn t1_figure_16_contested_lines_come_last() {
     let reproduction = run("raft-fig16");
