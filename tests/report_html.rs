@@ -1,6 +1,7 @@
 //! The HTML report in a real browser: the page of a failing bundled scenario loads in headless
 //! Chromium without a console error, every chart is an SVG with content and a size, and a
-//! full-page screenshot is kept as a CI artifact.
+//! full-page screenshot is kept as a CI artifact. Where charts put their labels and lines is
+//! checked from [`reports::charts::layout`], without comparing pixels.
 //!
 //! Chromium is driven through the DevTools protocol over `--remote-debugging-pipe` (file
 //! descriptors 3 and 4, wired to two FIFOs by `sh`): no port, no WebDriver, nothing from npm.
@@ -11,7 +12,7 @@ use base64::Engine;
 use faultline::pipeline::run_and_report;
 use faultline::report_cli::{attach_trace_window, write_report_dir};
 use faultline::Registry;
-use reports::charts::Chart;
+use reports::charts::{self, Chart, Layout};
 use reports::Verdict;
 use serde_json::{json, Value};
 use sim_core::engine::RunOptions;
@@ -100,6 +101,130 @@ fn the_page_is_self_contained_and_every_chart_is_inline_svg() {
         assert!(!page.contains(needle), "the page refers to {needle}");
     }
     assert!(page.len() < 2_000_000, "{} bytes", page.len());
+}
+
+/// The report of a bundled scenario at its pinned seed, as `faultline run` makes it.
+fn bundled_report(name: &str) -> reports::Report {
+    let file = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Registry::builtin()
+        .load_file(&file)
+        .expect("bundled scenario");
+    let seed = scenario.seed().expect("pinned seed");
+    let options = RunOptions::default();
+    run_and_report("faultline", scenario.as_ref(), seed, options, None).1
+}
+
+/// The pixel column of time `t` in a chart's plot.
+fn column(layout: &Layout, t: f64) -> f64 {
+    let share = (t - layout.x.start) / (layout.x.end - layout.x.start);
+    layout.plot.left as f64 + share * (layout.plot.right - layout.plot.left) as f64
+}
+
+#[test]
+fn the_divergence_chart_of_a_converged_run_draws_the_fall_to_zero_and_marks_it() {
+    let report = bundled_report("lww-partition-heals.ron");
+    let convergence = report.convergence.as_ref().expect("convergence checked");
+    assert!(convergence.converged, "the scenario converges");
+    let at = convergence.converged_at_ns.expect("converged at") as f64;
+    let layout = charts::layout(Chart::Divergence, &report, None).unwrap();
+    assert_eq!(
+        layout.series.last(),
+        Some(&(at, 0.0)),
+        "{:?}",
+        layout.series
+    );
+    assert!(
+        column(&layout, at) < layout.plot.right as f64 - 10.0,
+        "the fall to zero is on the frame's edge: {layout:?}"
+    );
+    let marked = layout
+        .labels
+        .iter()
+        .any(|(text, _)| text == "converged 10ms after settle");
+    assert!(marked, "{:?}", layout.labels);
+}
+
+#[test]
+fn the_divergence_chart_of_a_run_that_never_converges_runs_to_the_end_unmarked() {
+    let report = bundled_report("teaching/08-divergence-without-anti-entropy.ron");
+    let layout = charts::layout(Chart::Divergence, &report, None).unwrap();
+    let end = report.end_time_ns as f64;
+    assert_eq!(layout.series.last().map(|p| p.0), Some(end));
+    assert_eq!(layout.x.end, end);
+    assert!(layout
+        .labels
+        .iter()
+        .all(|(t, _)| !t.starts_with("converged")));
+}
+
+/// Every placed label of every chart of `report` lies inside its plot, and no two overlap.
+fn assert_labels_inside_and_apart(report: &reports::Report) -> Vec<Layout> {
+    let mut layouts = Vec::new();
+    // Measured as the SVG estimates text, and with the PNG's font if there is one.
+    let mut fonts = vec![None];
+    fonts.extend(reports::text::font().map(|(_, font)| Some(font)));
+    for font in fonts {
+        for chart in Chart::ALL.into_iter().filter(|c| c.available(report)) {
+            let layout = charts::layout(chart, report, font).unwrap();
+            for (i, (text, bounds)) in layout.labels.iter().enumerate() {
+                assert!(
+                    bounds.within(&layout.plot),
+                    "{}: {text:?} {bounds:?} leaves the plot {:?}",
+                    chart.id(),
+                    layout.plot
+                );
+                for (other, other_bounds) in &layout.labels[i + 1..] {
+                    assert!(
+                        !bounds.intersects(other_bounds),
+                        "{}: {text:?} {bounds:?} covers {other:?} {other_bounds:?}",
+                        chart.id()
+                    );
+                }
+            }
+            layouts.push(layout);
+        }
+    }
+    layouts
+}
+
+#[test]
+fn history_labels_stay_inside_the_plot_and_both_focus_operations_are_labelled() {
+    let report = bundled_report("teaching/03-stale-read.ron");
+    let focus = report.focus.as_ref().expect("a focus").at_ns;
+    // The two flagged operations nearest the focus: the first stale read and its witness.
+    let mut flagged: Vec<_> = report
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.flag.is_some())
+        .collect();
+    flagged.sort_by_key(|op| op.invoke_ns.abs_diff(focus));
+    let near: Vec<String> = flagged[..2]
+        .iter()
+        .map(|op| format!("{} {}", op.op, op.flag.as_deref().unwrap()))
+        .collect();
+    let layouts = assert_labels_inside_and_apart(&report);
+    let history = layouts
+        .iter()
+        .filter(|l| l.labels.iter().any(|(t, _)| t == "focus"));
+    let mut checked = 0;
+    for layout in history.filter(|l| l.labels.iter().any(|(t, _)| t.starts_with("op"))) {
+        for text in near.iter().map(String::as_str).chain(["focus"]) {
+            assert!(
+                layout.labels.iter().any(|(t, _)| t == text),
+                "{text:?} not labelled: {:?}",
+                layout.labels
+            );
+        }
+        // The label of the last flagged operation, at the right edge, is there too.
+        let last = flagged.iter().max_by_key(|op| op.invoke_ns).unwrap();
+        let last = format!("{} {}", last.op, last.flag.as_deref().unwrap());
+        assert!(layout.labels.iter().any(|(t, _)| *t == last), "{last:?}");
+        checked += 1;
+    }
+    let fonts = 1 + usize::from(reports::text::font().is_some());
+    assert_eq!(checked, fonts, "one history chart per font");
+    assert_labels_inside_and_apart(&bundled_report("lww-partition-heals.ron"));
 }
 
 #[test]

@@ -3,11 +3,15 @@
 //!
 //! | chart | what it shows |
 //! | --- | --- |
-//! | divergence | keys on which replicas differed at each sample, with fault spans shaded and settle marked |
+//! | divergence | keys on which replicas differed at each sample, with fault spans shaded, settle and convergence marked |
 //! | latency | operation latency on a log scale, stacked by kind and outcome, with percentiles |
 //! | clocks | each node's wall clock minus true time: offsets, drift, steps and slews |
 //! | space-time | nodes as lanes and messages as arrows around the focus, drops crossed out; under each lane, that node's cuts, pauses, crashes and clock offset |
-//! | history | the client operations nearest the focus as Jepsen-style bars, offending ones in red |
+//! | history | the client operations nearest the focus as Jepsen-style bars, offending ones in red and labelled |
+//!
+//! Labels inside a plot (markers, flagged operations) go through `Frame::place`: each takes
+//! the first of a few spots where it stays inside the plot and clear of the labels before it,
+//! and [`layout`] reports where they went, so tests can check placement without pixels.
 
 use crate::text::{label, LabelStyle};
 use crate::timeline::{FaultSpan, SpanKind};
@@ -19,6 +23,7 @@ use plotters::coord::Shift;
 use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
 use plotters_backend::text_anchor::{HPos, VPos};
+use plotters_backend::BackendTextStyle;
 use sim_core::time::format_nanos;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
@@ -80,7 +85,7 @@ impl Chart {
         match self {
             Chart::Divergence | Chart::Latency | Chart::Clocks => (WIDTH, 300),
             Chart::SpaceTime => (WIDTH, 110 + 80 * nodes),
-            Chart::History => (WIDTH, (90 + 26 * clients).max(200)),
+            Chart::History => (WIDTH, 68 + HISTORY_ROW_PX * clients + 10),
         }
     }
 
@@ -100,15 +105,91 @@ pub fn draw<DB: DrawingBackend>(
     report: &Report,
     font: Option<&'static FontArc>,
 ) -> Result<(), String> {
+    draw_and_lay_out(chart, root, report, font).map(|_| ())
+}
+
+fn draw_and_lay_out<DB: DrawingBackend>(
+    chart: Chart,
+    root: &DrawingArea<DB, Shift>,
+    report: &Report,
+    font: Option<&'static FontArc>,
+) -> Drawn {
     root.fill(&WHITE).map_err(err)?;
-    match chart {
+    let layout = match chart {
         Chart::Divergence => divergence(root, report, font),
         Chart::Latency => latency(root, report, font),
         Chart::Clocks => clocks(root, report, font),
         Chart::SpaceTime => space_time(root, report, font),
         Chart::History => history(root, report, font),
     }?;
-    root.present().map_err(err)
+    root.present().map_err(err)?;
+    Ok(layout)
+}
+
+/// Where `chart` puts its plot, labels and main series for this report, measured with `font`
+/// as a PNG would be (None: as the SVG estimates): tests check placement without pixels.
+pub fn layout(
+    chart: Chart,
+    report: &Report,
+    font: Option<&'static FontArc>,
+) -> Result<Layout, String> {
+    let mut out = String::new();
+    let root = SVGBackend::with_string(&mut out, chart.size(report)).into_drawing_area();
+    draw_and_lay_out(chart, &root, report, font)
+}
+
+/// A rectangle in pixels of the whole drawing; right and bottom are exclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PixelBox {
+    /// Left edge.
+    pub left: i32,
+    /// Top edge.
+    pub top: i32,
+    /// Right edge.
+    pub right: i32,
+    /// Bottom edge.
+    pub bottom: i32,
+}
+
+impl PixelBox {
+    /// Whether the two boxes share any pixel.
+    pub fn intersects(&self, other: &PixelBox) -> bool {
+        self.left < other.right
+            && other.left < self.right
+            && self.top < other.bottom
+            && other.top < self.bottom
+    }
+
+    /// Whether this box lies wholly inside `outer`.
+    pub fn within(&self, outer: &PixelBox) -> bool {
+        self.left >= outer.left
+            && self.right <= outer.right
+            && self.top >= outer.top
+            && self.bottom <= outer.bottom
+    }
+
+    /// The same box grown by `by` pixels on every side.
+    fn grown(&self, by: i32) -> PixelBox {
+        PixelBox {
+            left: self.left - by,
+            top: self.top - by,
+            right: self.right + by,
+            bottom: self.bottom + by,
+        }
+    }
+}
+
+/// What a chart drew where, for tests.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The plotting area.
+    pub plot: PixelBox,
+    /// The x range in data units (nanoseconds on time axes).
+    pub x: Range<f64>,
+    /// Every label placed inside the plot (markers, operation flags) and its box.
+    pub labels: Vec<(String, PixelBox)>,
+    /// The main line's points in data units; divergence: (time ns, keys diverged).
+    pub series: Vec<(f64, f64)>,
 }
 
 /// The chart as an SVG document.
@@ -126,6 +207,7 @@ fn err<E: std::fmt::Debug>(error: E) -> String {
 }
 
 type Out = Result<(), String>;
+type Drawn = Result<Layout, String>;
 
 /// The colours series take in turn (the category-10 palette); reproduction charts use it too.
 pub const SERIES: [RGBColor; 10] = [
@@ -199,7 +281,19 @@ struct Frame<'a, DB: DrawingBackend> {
     font: Option<&'static FontArc>,
     x: Range<f64>,
     y: Range<f64>,
+    /// The plotting area in pixels: labels placed in it must stay inside.
+    area: PixelBox,
+    /// Labels placed in the plot so far, so that later ones go where they do not cover them.
+    placed: Vec<(String, PixelBox)>,
+    /// The main line, kept for [`Layout::series`].
+    series: Vec<(f64, f64)>,
 }
+
+/// Where a label may go: a pixel, and which point of the text sits on it.
+type Spot = ((i32, i32), HPos, VPos);
+
+/// Pixels kept clear around a placed label.
+const LABEL_GAP_PX: i32 = 2;
 
 impl<'a, DB: DrawingBackend> Frame<'a, DB> {
     fn new(
@@ -217,13 +311,78 @@ impl<'a, DB: DrawingBackend> Frame<'a, DB> {
             .build_cartesian_2d(x.clone(), y.clone())
             .map_err(err)?;
         label(root, title, (12, 16), LabelStyle::new(15.0, font).bold()).map_err(err)?;
+        let (left, top) = plot.backend_coord(&(x.start, y.end));
+        let (right, bottom) = plot.backend_coord(&(x.end, y.start));
         Ok(Frame {
             root,
             plot,
             font,
             x,
             y,
+            area: PixelBox {
+                left,
+                top,
+                right: right + 1,
+                bottom: bottom + 1,
+            },
+            placed: Vec::new(),
+            series: Vec::new(),
         })
+    }
+
+    fn layout(self) -> Layout {
+        Layout {
+            plot: self.area,
+            x: self.x,
+            labels: self.placed,
+            series: self.series,
+        }
+    }
+
+    /// Draws `text` at the first of `spots` where it lies inside the plot and clear of every
+    /// label placed before; with `slide` it may move sideways to stay inside the plot (a label
+    /// near the right edge ends at the edge instead of being cut off). Returns whether it was
+    /// drawn: a label with no free spot is left out rather than drawn over another.
+    fn place(
+        &mut self,
+        text: &str,
+        spots: &[Spot],
+        style: LabelStyle,
+        slide: bool,
+    ) -> Result<bool, String> {
+        let (_, (width, height)) = style.layout_box(text).map_err(err)?;
+        for &((x, y), h, v) in spots {
+            let mut left = match h {
+                HPos::Left => x,
+                HPos::Center => x - width / 2,
+                HPos::Right => x - width,
+            };
+            let top = match v {
+                VPos::Top => y,
+                VPos::Center => y - height / 2,
+                VPos::Bottom => y - height,
+            };
+            if slide {
+                left = left.min(self.area.right - width).max(self.area.left);
+            }
+            let bounds = PixelBox {
+                left,
+                top,
+                right: left + width,
+                bottom: top + height,
+            };
+            let clear = !self
+                .placed
+                .iter()
+                .any(|(_, other)| other.grown(LABEL_GAP_PX).intersects(&bounds));
+            if clear && bounds.within(&self.area) {
+                let at_top_left = style.anchor(HPos::Left, VPos::Top);
+                self.text(text, (left, top), at_top_left)?;
+                self.placed.push((text.to_string(), bounds));
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn px(&self, x: f64, y: f64) -> (i32, i32) {
@@ -301,6 +460,12 @@ impl<'a, DB: DrawingBackend> Frame<'a, DB> {
 
     /// A vertical marker line across the plot with a label at its top.
     fn marker(&mut self, x: f64, color: RGBColor, text: &str) -> Out {
+        self.marker_line(x, color)?;
+        self.marker_label(x, color, text)
+    }
+
+    /// The dashed line of a marker.
+    fn marker_line(&mut self, x: f64, color: RGBColor) -> Out {
         if x < self.x.start || x > self.x.end {
             return Ok(());
         }
@@ -313,19 +478,27 @@ impl<'a, DB: DrawingBackend> Frame<'a, DB> {
                 color.stroke_width(2),
             ))
             .map_err(err)?;
-        let (px, py) = self.px(x, y1);
-        // Near the right edge the label goes on the left of the line.
-        let (width, _) = self.root.dim_in_pixel();
-        let style = self.style(11.0).color(color);
-        if px > width as i32 - 120 {
-            self.text(
-                text,
-                (px - 4, py + 8),
-                style.anchor(HPos::Right, VPos::Center),
-            )
-        } else {
-            self.text(text, (px + 4, py + 8), style)
+        Ok(())
+    }
+
+    /// The label of a marker: at the top, right of the line, else left of it (near the right
+    /// edge, or where another label is), else one line lower.
+    fn marker_label(&mut self, x: f64, color: RGBColor, text: &str) -> Out {
+        if x < self.x.start || x > self.x.end {
+            return Ok(());
         }
+        let (px, py) = self.px(x, self.y.end);
+        let spots: Vec<Spot> = [py + 2, py + 17]
+            .into_iter()
+            .flat_map(|y| {
+                [
+                    ((px + 4, y), HPos::Left, VPos::Top),
+                    ((px - 4, y), HPos::Right, VPos::Top),
+                ]
+            })
+            .collect();
+        let style = self.style(11.0).color(color);
+        self.place(text, &spots, style, false).map(|_| ())
     }
 
     fn empty(&self, why: &str) -> Out {
@@ -344,11 +517,23 @@ fn divergence<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     report: &Report,
     font: Option<&'static FontArc>,
-) -> Out {
+) -> Drawn {
     let end = report.end_time_ns.max(1) as f64;
+    let converged_at = report
+        .convergence
+        .as_ref()
+        .filter(|c| c.converged)
+        .and_then(|c| c.converged_at_ns);
+    // A converged run stops at its convergence, often a few milliseconds after settle began:
+    // without room after it the fall to zero would sit on the frame's last pixel.
+    let right = if converged_at.is_some() {
+        end * 1.03
+    } else {
+        end
+    };
     let top = (report.diagnostics.peak_keys_diverged.max(1) as f64 * 1.15).ceil();
     let title = Chart::Divergence.title();
-    let mut frame = Frame::new(root, font, title, (0.0..end, 0.0..top), 56)?;
+    let mut frame = Frame::new(root, font, title, (0.0..right, 0.0..top), 56)?;
     frame.grid_x(&ticks(0.0, end, 10), ns)?;
     let y_ticks: Vec<f64> = ticks(0.0, top, 5)
         .into_iter()
@@ -357,9 +542,6 @@ fn divergence<DB: DrawingBackend>(
     frame.grid_y(&y_ticks, |y| format!("{y}"))?;
     let spans = &report.timeline.spans;
     shade(&mut frame, spans, end, top)?;
-    if let Some(settle) = report.timeline.settle_started_ns {
-        frame.marker(settle as f64, SETTLE, "settle")?;
-    }
     let samples = &report.diagnostics.samples;
     let mut points: Vec<(f64, f64)> = Vec::with_capacity(samples.len() * 2);
     for (i, (t, keys)) in samples.iter().enumerate() {
@@ -367,10 +549,20 @@ fn divergence<DB: DrawingBackend>(
         let next = samples.get(i + 1).map_or(*t, |(n, _)| *n);
         points.push((next as f64, *keys as f64));
     }
+    points.dedup();
+    // The markers go under the line: the fall to zero is often right at the settle line.
+    settle_and_convergence(&mut frame, report, converged_at)?;
     frame
         .plot
-        .draw_series(LineSeries::new(points, SERIES[0].stroke_width(2)))
+        .draw_series(LineSeries::new(points.clone(), SERIES[0].stroke_width(2)))
         .map_err(err)?;
+    frame.series = points;
+    if let Some(at) = converged_at {
+        draw_one(
+            &mut frame,
+            Circle::new((at as f64, 0.0), 5, SETTLE.filled()),
+        )?;
+    }
     let mut legend = vec![("keys diverged".to_string(), SERIES[0])];
     for kind in [
         SpanKind::Partition,
@@ -382,7 +574,34 @@ fn divergence<DB: DrawingBackend>(
             legend.push((kind.label().to_string(), span_color(kind)));
         }
     }
-    frame.legend(&legend)
+    frame.legend(&legend)?;
+    Ok(frame.layout())
+}
+
+/// The settle marker, and where the run converged: a line labelled with how long after
+/// settle began.
+fn settle_and_convergence<DB: DrawingBackend>(
+    frame: &mut Frame<'_, DB>,
+    report: &Report,
+    converged_at: Option<u64>,
+) -> Out {
+    let settle = report.timeline.settle_started_ns;
+    if let Some(settle) = settle {
+        frame.marker(settle as f64, SETTLE, "settle")?;
+    }
+    let Some(at) = converged_at else {
+        return Ok(());
+    };
+    let text = match settle {
+        Some(settle) if settle <= at => {
+            format!("converged {} after settle", ns((at - settle) as f64))
+        }
+        _ => "converged".to_string(),
+    };
+    if settle != Some(at) {
+        frame.marker_line(at as f64, SETTLE)?;
+    }
+    frame.marker_label(at as f64, SETTLE, &text)
 }
 
 fn shade<DB: DrawingBackend>(
@@ -411,13 +630,14 @@ fn latency<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     report: &Report,
     font: Option<&'static FontArc>,
-) -> Out {
+) -> Drawn {
     let section = &report.latency;
     let buckets = section.edges_ns.len().saturating_sub(1);
     let title = Chart::Latency.title();
     if buckets == 0 {
         let frame = Frame::new(root, font, title, (0.0..1.0, 0.0..1.0), 56)?;
-        return frame.empty("no completed operations");
+        frame.empty("no completed operations")?;
+        return Ok(frame.layout());
     }
     let totals: Vec<u64> = (0..buckets)
         .map(|b| section.histogram.iter().map(|s| s.counts[b]).sum())
@@ -470,7 +690,8 @@ fn latency<DB: DrawingBackend>(
             (text, SERIES[i % SERIES.len()])
         })
         .collect();
-    frame.legend(&legend)
+    frame.legend(&legend)?;
+    Ok(frame.layout())
 }
 
 // ----- clock offsets ----------------------------------------------------------------------------
@@ -479,7 +700,7 @@ fn clocks<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     report: &Report,
     font: Option<&'static FontArc>,
-) -> Out {
+) -> Drawn {
     let end = report.end_time_ns.max(1) as f64;
     let series = &report.timeline.clocks;
     let offsets = series
@@ -518,7 +739,8 @@ fn clocks<DB: DrawingBackend>(
         let last = clock.points.last().map_or(0, |(_, o)| *o);
         legend.push((format!("{} ({})", clock.node, signed(last)), color));
     }
-    frame.legend(&legend)
+    frame.legend(&legend)?;
+    Ok(frame.layout())
 }
 
 fn signed(ns_value: i64) -> String {
@@ -547,11 +769,12 @@ fn space_time<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     report: &Report,
     font: Option<&'static FontArc>,
-) -> Out {
+) -> Drawn {
     let title = Chart::SpaceTime.title();
     let Some(window) = &report.space_time else {
         let frame = Frame::new(root, font, title, (0.0..1.0, 0.0..1.0), 90)?;
-        return frame.empty("no trace window: run with --report to capture one");
+        frame.empty("no trace window: run with --report to capture one")?;
+        return Ok(frame.layout());
     };
     let lanes = Lanes {
         count: report.nodes.len().max(1),
@@ -591,7 +814,8 @@ fn space_time<DB: DrawingBackend>(
             legend.push((kind.label().to_string(), span_color(kind)));
         }
     }
-    frame.legend(&legend)
+    frame.legend(&legend)?;
+    Ok(frame.layout())
 }
 
 /// One node's lane: its name, its message line, and under it a strip with its fault spans
@@ -843,17 +1067,28 @@ where
 
 // ----- client history ---------------------------------------------------------------------------
 
+/// Height of one client's row in the history chart: its bar and a line of labels above and
+/// below it, so that two flagged operations close together can both be labelled.
+const HISTORY_ROW_PX: u32 = 50;
+/// Half the height of an operation's bar, in rows.
+const BAR_HALF_ROWS: f64 = 0.22;
+/// Half the height of an offending operation's outline, in rows.
+const OUTLINE_HALF_ROWS: f64 = 0.27;
+/// Room above the top row and below the bottom one, in rows: the outline and a line of labels.
+const HISTORY_MARGIN_ROWS: f64 = 0.6;
+
 fn history<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     report: &Report,
     font: Option<&'static FontArc>,
-) -> Out {
+) -> Drawn {
     let window = &report.history;
     let title = Chart::History.title();
     let rows = window.clients.len().max(1);
     if window.ops.is_empty() {
         let frame = Frame::new(root, font, title, (0.0..1.0, 0.0..1.0), 56)?;
-        return frame.empty("no operations");
+        frame.empty("no operations")?;
+        return Ok(frame.layout());
     }
     let start = window.ops.iter().map(|o| o.invoke_ns).min().unwrap_or(0) as f64;
     let stop = window
@@ -864,7 +1099,8 @@ fn history<DB: DrawingBackend>(
         .unwrap_or(0) as f64;
     let pad = ((stop - start) * 0.02).max(1_000_000.0);
     let (x0, x1) = (start - pad, stop + pad);
-    let mut frame = Frame::new(root, font, title, (x0..x1, -0.7..(rows as f64 - 0.3)), 56)?;
+    let y_range = -HISTORY_MARGIN_ROWS..(rows as f64 - 1.0 + HISTORY_MARGIN_ROWS);
+    let mut frame = Frame::new(root, font, title, (x0..x1, y_range), 56)?;
     frame.grid_x(&ticks(x0, x1, 8), ns)?;
     let row = |client: &str| -> f64 {
         let index = window.clients.iter().position(|c| c == client).unwrap_or(0);
@@ -878,52 +1114,21 @@ fn history<DB: DrawingBackend>(
             frame.style(12.0).anchor(HPos::Right, VPos::Center).bold(),
         )?;
     }
-    // Labels of flagged operations on one row are spaced at least this far apart.
-    let mut labelled: BTreeMap<String, i32> = BTreeMap::new();
+    // The focus label is placed first so that the operations' labels make way for it; its
+    // line is drawn last, over the bars.
+    if let Some(focus) = &report.focus {
+        frame.marker_label(focus.at_ns as f64, ALARM, "focus")?;
+    }
     for op in &window.ops {
         let y = row(&op.client);
         let end = op
             .complete_ns
             .map_or(x1, |c| c as f64)
             .max(op.invoke_ns as f64 + (x1 - x0) / 1500.0);
-        let fill = match (op.outcome.as_str(), op.kind.as_str()) {
-            ("ok", "get") => RGBColor(120, 170, 230),
-            ("ok", _) => RGBColor(110, 190, 120),
-            ("fail", _) => RGBColor(190, 190, 190),
-            _ => RGBColor(250, 180, 70),
-        };
-        let flagged = op.flag.is_some();
-        let color = if flagged { ALARM } else { fill };
-        let bar = Rectangle::new(
-            [(op.invoke_ns as f64, y - 0.3), (end, y + 0.3)],
-            color.mix(0.85).filled(),
-        );
-        frame.plot.draw_series(std::iter::once(bar)).map_err(err)?;
-        if flagged {
-            let outline = Rectangle::new(
-                [(op.invoke_ns as f64, y - 0.38), (end, y + 0.38)],
-                RGBColor(120, 0, 0).stroke_width(2),
-            );
-            frame
-                .plot
-                .draw_series(std::iter::once(outline))
-                .map_err(err)?;
-            let (px, py) = frame.px(op.invoke_ns as f64, y + 0.38);
-            let text = format!("{} {}", op.op, op.flag.as_deref().unwrap_or(""));
-            let free = labelled.get(&op.client).is_none_or(|last| px >= last + 8);
-            if free {
-                let right = px + 6 * text.chars().count() as i32;
-                labelled.insert(op.client.clone(), right);
-                let style = frame
-                    .style(10.0)
-                    .anchor(HPos::Left, VPos::Bottom)
-                    .color(ALARM);
-                frame.text(text, (px, py - 2), style)?;
-            }
-        }
+        history_bar(&mut frame, op, y, end)?;
     }
     if let Some(focus) = &report.focus {
-        frame.marker(focus.at_ns as f64, ALARM, "focus")?;
+        frame.marker_line(focus.at_ns as f64, ALARM)?;
     }
     frame.legend(&[
         ("ok read".to_string(), RGBColor(120, 170, 230)),
@@ -931,7 +1136,50 @@ fn history<DB: DrawingBackend>(
         ("failed".to_string(), RGBColor(190, 190, 190)),
         ("unknown".to_string(), RGBColor(250, 180, 70)),
         ("offending".to_string(), ALARM),
-    ])
+    ])?;
+    Ok(frame.layout())
+}
+
+/// One operation's bar from invoke to `end` on row `y`; an offending one is outlined and
+/// labelled above its bar, else below it, sliding left to stay inside the plot.
+fn history_bar<DB: DrawingBackend>(
+    frame: &mut Frame<'_, DB>,
+    op: &crate::ops::OpBar,
+    y: f64,
+    end: f64,
+) -> Out {
+    let fill = match (op.outcome.as_str(), op.kind.as_str()) {
+        ("ok", "get") => RGBColor(120, 170, 230),
+        ("ok", _) => RGBColor(110, 190, 120),
+        ("fail", _) => RGBColor(190, 190, 190),
+        _ => RGBColor(250, 180, 70),
+    };
+    let color = if op.flag.is_some() { ALARM } else { fill };
+    let corners = [
+        (op.invoke_ns as f64, y - BAR_HALF_ROWS),
+        (end, y + BAR_HALF_ROWS),
+    ];
+    draw_one(frame, Rectangle::new(corners, color.mix(0.85).filled()))?;
+    let Some(flag) = op.flag.as_deref() else {
+        return Ok(());
+    };
+    let outline = [
+        (op.invoke_ns as f64, y - OUTLINE_HALF_ROWS),
+        (end, y + OUTLINE_HALF_ROWS),
+    ];
+    draw_one(
+        frame,
+        Rectangle::new(outline, RGBColor(120, 0, 0).stroke_width(2)),
+    )?;
+    let (px, above) = frame.px(op.invoke_ns as f64, y + OUTLINE_HALF_ROWS);
+    let (_, below) = frame.px(op.invoke_ns as f64, y - OUTLINE_HALF_ROWS);
+    let spots = [
+        ((px, above - 2), HPos::Left, VPos::Bottom),
+        ((px, below + 2), HPos::Left, VPos::Top),
+    ];
+    let style = frame.style(10.0).color(ALARM);
+    frame.place(&format!("{} {flag}", op.op), &spots, style, true)?;
+    Ok(())
 }
 
 #[cfg(test)]
