@@ -32,9 +32,10 @@
 //!
 //! The 99.9th percentile read and write latencies (Table 4's L_r and L_w for R = W = 1) are
 //! the coordinator-side latencies of every successful operation of a fit's runs; they are
-//! graded (±5%) only when each has Table 4's million operations, as in the full form. Not
-//! done: t@99.9% through the simulator (the oracle reports it), and the R, W ≠ 1 cells of
-//! Table 4. The engine also still runs the earlier all-exponential configuration (T9's cell
+//! graded (±5%) only when each has Table 4's million operations, as in the full form.
+//! t@99.9% is bracketed: reads at exactly 0.9 and 1.1 times TARGETS.md's unbiased value must
+//! fall below and reach 99.9% (a million trials each in the full form). Not done: the R, W ≠ 1
+//! cells of Table 4. The engine also still runs the earlier all-exponential configuration (T9's cell
 //! "W mean 10, ARS mean 10"), per bin of t.
 
 use super::chart::{Figure, Panel, Series, Style};
@@ -186,6 +187,27 @@ pub const EXPONENTIAL_10: Fit = Fit {
 
 /// The t's of T8's acceptance, ms.
 pub const TS_MS: [f64; 4] = [0.0, 1.0, 5.0, 10.0];
+
+/// TARGETS.md's [OURS] unbiased t@99.9% per fit in [`FITS`] order (ms: midpoint, range as
+/// written there). The simulator's crossing is bracketed at 0.9 and 1.1 times the midpoint.
+const T999_OURS: [(f64, &str); 4] = [
+    (1.975, "1.97-1.98"),
+    (52.1, "51.4-52.8"),
+    (1468.0, "1461-1475"),
+    (117.0, "116-118"),
+];
+
+/// The bracket around [`T999_OURS`]: T8 accepts t@99.9% within ±10%.
+const T999_BRACKET: [f64; 2] = [0.9, 1.1];
+
+/// The fewest trials at each side of the bracket for it to be graded: the oracle puts
+/// LNKD-DISK's sides only 0.014 and 0.017 pp from 99.9%, and a million trials make one
+/// standard deviation 0.003 pp there.
+const T999_TRIALS: u64 = 1_000_000;
+
+/// Trials asked for at each side in the full form: a run yields about four fifths of the
+/// trials it is sized for (some reads follow reads), so this gives at least [`T999_TRIALS`].
+const T999_TRIALS_ASKED: u64 = 1_300_000;
 
 /// TARGETS.md's [OURS] P(consistent) at t = 0, 1, 5, 10 ms (N=3, R=W=1; midpoints where it
 /// gives a range), and the paper's own t = 0 figure.
@@ -466,11 +488,13 @@ pub fn scenario_text(setup: &Setup, trials: u64) -> Result<String, String> {
         client_latency: Constant("{client_ns}ns"),
         links: [{links}],
     ),
-    workload: (clients: 1, keys: 1, writes: 0.5, rate_per_s: {rate_per_s}, target: Sticky, timeout: "2s", ops_per_client_max: {ops}),
+    workload: (clients: 1, keys: 1, writes: 0.5, rate_per_s: {rate_per_s}, target: Sticky, timeout: "{timeout_ms}ms", ops_per_client_max: {ops}),
     checks: [],
 )"#,
         name = fit.name.to_lowercase().replace([' ', ','], "-"),
         duration_ms = ops * (60 + t_ms),
+        // The client's hops alone take t: the timeout must not cut off the slow commits.
+        timeout_ms = 2_000 + t_ms,
         ars = fit.ars.ron(),
         w = fit.w.ron(),
         links = links.join(",\n            "),
@@ -513,19 +537,29 @@ pub fn simulate_fit(fit: &Fit, reads: Reads, trials: u64, seed: u64) -> Result<M
     Ok(pool(runs.into_iter().collect::<Result<_, _>>()?))
 }
 
+/// The most trials one run is sized for: a run stops at the engine's event limit, which a
+/// run sized for much more than this would reach before its last trial.
+const RUN_TRIALS_MAX: u64 = 400_000;
+
 /// The runs behind one (fit, reads) measurement: one, or nine on WAN (each with a ninth of
-/// the trials and a seed of its own).
+/// the trials and a seed of its own), each split into parts of at most [`RUN_TRIALS_MAX`]
+/// trials with seeds of their own.
 fn jobs<'a>(fit: &'a Fit, reads: Reads, trials: u64, seed: u64) -> Vec<(Setup<'a>, u64, u64)> {
     let combos = if fit.wan { (N * N) as u64 } else { 1 };
+    let per_combo = trials.div_ceil(combos);
+    let parts = per_combo.div_ceil(RUN_TRIALS_MAX).max(1);
     (0..combos)
-        .map(|combo| {
+        .flat_map(|combo| {
             let setup = Setup {
                 fit,
                 reads,
                 write_local: (combo / N as u64) as usize,
                 read_local: (combo % N as u64) as usize,
             };
-            (setup, trials.div_ceil(combos), seed * 16 + combo)
+            (0..parts).map(move |part| {
+                let part_seed = seed * 16 + combo + part * 1_000_000;
+                (setup, per_combo.div_ceil(parts), part_seed)
+            })
         })
         .collect()
 }
@@ -702,20 +736,31 @@ fn latency_rows(rows: &mut Vec<Row>, fit: usize, reads: &mut [f64], writes: &mut
     }
 }
 
-/// The placements of reads simulated for each production fit: spread, and each t of T8.
-fn placements() -> Vec<Reads> {
+/// The placements of reads simulated for production fit `fit`: spread, each t of T8, and the
+/// two sides of the t@99.9% bracket.
+fn placements(fit: usize) -> Vec<Reads> {
     std::iter::once(Reads::Spread)
         .chain(TS_MS.iter().map(|t| Reads::At(*t)))
+        .chain(T999_BRACKET.iter().map(|k| Reads::At(k * T999_OURS[fit].0)))
         .collect()
 }
 
 /// Runs every simulation of T8 over the available cores: the exponential configuration
 /// spread out, then each fit at every placement. Results come back in that order.
-fn simulate_all(exponential_trials: u64, fit_trials: u64) -> Result<Vec<Measured>, String> {
+fn simulate_all(
+    exponential_trials: u64,
+    fit_trials: u64,
+    bracket_trials: u64,
+) -> Result<Vec<Measured>, String> {
     let mut groups = vec![jobs(&EXPONENTIAL_10, Reads::Spread, exponential_trials, 1)];
     for (index, fit) in FITS.iter().enumerate() {
-        for (slot, reads) in placements().into_iter().enumerate() {
-            groups.push(jobs(fit, reads, fit_trials, 2 + (index * 8 + slot) as u64));
+        for (slot, reads) in placements(index).into_iter().enumerate() {
+            let trials = if slot > TS_MS.len() {
+                bracket_trials
+            } else {
+                fit_trials
+            };
+            groups.push(jobs(fit, reads, trials, 2 + (index * 8 + slot) as u64));
         }
     }
     let flat: Vec<&(Setup, u64, u64)> = groups.iter().flatten().collect();
@@ -762,6 +807,36 @@ fn fit_rows(
             Check::from(count > 0 && (share - want).abs() <= allowed),
         ));
     }
+    let share = |trials: &[Trial]| {
+        trials.iter().filter(|(_, ok)| *ok).count() as f64 / trials.len().max(1) as f64
+    };
+    let (below, above) = (
+        &measured[1 + TS_MS.len()].trials,
+        &measured[2 + TS_MS.len()].trials,
+    );
+    let (t999, range) = T999_OURS[fit];
+    let [low, high] = T999_BRACKET.map(|k| k * t999);
+    let count = below.len().min(above.len()) as u64;
+    let bracketed = share(below) < 0.999 && share(above) >= 0.999;
+    rows.push(Row::new(
+        format!("quorum_kv, {name}: t@99.9% within ±10% of [OURS]"),
+        format!(
+            "P({low:.3} ms) {}, P({high:.3} ms) {} ({count} trials each)",
+            percent(share(below), 3),
+            percent(share(above), 3)
+        ),
+        format!(
+            "< 99.9% ≤ (t@99.9% {range} ms [OURS]; oracle P {} / {})",
+            percent(consistent_at(thresholds, low), 3),
+            percent(consistent_at(thresholds, high), 3)
+        ),
+        format!("graded at ≥ {T999_TRIALS} trials"),
+        if count >= T999_TRIALS {
+            Check::from(bracketed)
+        } else {
+            Check::Report
+        },
+    ));
     let (mut reads, mut writes) = (Vec::new(), Vec::new());
     for run in measured.iter_mut() {
         reads.append(&mut run.read_ms);
@@ -777,7 +852,8 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
     let fit_trials = plan.trials(REDUCED_FIT_TRIALS, FULL_TRIALS);
     let mut rows = Vec::new();
     let (oracle_series, thresholds) = oracle_rows(&mut rows);
-    let mut measured = simulate_all(trials, fit_trials)?;
+    let bracket_trials = plan.trials(REDUCED_FIT_TRIALS, T999_TRIALS_ASKED);
+    let mut measured = simulate_all(trials, fit_trials, bracket_trials)?;
     let exponential = &thresholds[FITS.len()];
     let exponential_points = bin_rows(
         &mut rows,
@@ -785,7 +861,7 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
         &measured[0].trials,
         exponential,
     );
-    let per_fit = placements().len();
+    let per_fit = placements(0).len();
     let mut fit_series = Vec::new();
     for fit in 0..FITS.len() {
         let runs = &mut measured[1 + fit * per_fit..1 + (fit + 1) * per_fit];
@@ -845,7 +921,7 @@ pub fn run(plan: &Plan) -> Result<Reproduction, String> {
             "at t = 0/1/5/10 ms: the client's hops take t/2 each way and it thinks for about 1 ns, so every read reaches the coordinator t after its write committed; judged against TARGETS.md's [OURS] with ±0.5 pp widened by sqrt(200,000 / trials)".into(),
             "WAN: which replica is local to the write and to the read is drawn per trial in WARS; a run fixes it, so 9 runs (one per combination) contribute equal trial counts, which is exactly the per-trial distribution".into(),
             "p99.9 L_r / L_w: coordinator-side latency of every successful read and write of the fit's runs; graded against Table 4 only with ≥ 1M operations each (the full form), reported otherwise".into(),
-            "MISSING: t@99.9% through the simulator (the oracle rows report it)".into(),
+            "t@99.9% through the simulator: reads at exactly 0.9 and 1.1 times TARGETS.md's unbiased [OURS] value; P(consistent) rises with t, so the simulator's crossing lies within ±10% when the first is below 99.9% and the second at or above it (graded with ≥ 1,000,000 trials each, the full form)".into(),
         ],
         figure: Figure {
             title: "T8: PBS t-visibility (N=3, R=W=1)".into(),
