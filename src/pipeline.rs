@@ -8,6 +8,7 @@ use checkers::session::{self, VersionOrder};
 use checkers::{causal, convergence, history_formats, lost_writes, stale_reads};
 use reports::{CheckResults, Report, RunIdentity};
 use sim_core::engine::{RunOptions, RunResult};
+use sim_core::history::{History, OpKind, Outcome};
 use sim_core::scenario::CheckName;
 use sim_core::trace::TraceSink;
 
@@ -77,6 +78,7 @@ pub fn check(scenario: &dyn LoadedScenario, result: &RunResult) -> CheckResults 
         }
         _ => search(Consistency::Sequential),
     };
+    let sequential = implied_not_sequential(sequential, &causal, history, wants);
     let status = |report: &linearizability::Report| match report.verdict {
         linearizability::Verdict::Holds => Status::Held,
         linearizability::Verdict::Violated => Status::Violated,
@@ -114,6 +116,39 @@ pub fn check(scenario: &dyn LoadedScenario, result: &RunResult) -> CheckResults 
         session: Some(session),
         causal: Some(causal),
         ladder_row: Some(ladder_row),
+    }
+}
+
+/// A sequential search that ran out of budget while the history is not causally consistent:
+/// sequential consistency implies causal consistency, so the answer is no. Only where both
+/// checks read the history alike: every operation's outcome known (a timed-out write may take
+/// effect after its client's later operations in the search, never in the causal check) and
+/// no compare-and-set (the causal check reasons about reads and writes). A scenario that
+/// judges `Sequential` still gets the search's own verdict and witness.
+fn implied_not_sequential(
+    sequential: linearizability::Report,
+    causal: &causal::CausalVerdict,
+    history: &History,
+    wants: impl Fn(CheckName) -> bool,
+) -> linearizability::Report {
+    let applies = sequential.verdict == linearizability::Verdict::Unknown
+        && !wants(CheckName::Sequential)
+        && causal.not_checked.is_none()
+        && !causal.cc
+        && history
+            .ops
+            .iter()
+            .all(|op| op.outcome != Outcome::Unknown && op.kind != OpKind::Cas);
+    if !applies {
+        return sequential;
+    }
+    linearizability::Report {
+        verdict: linearizability::Verdict::Violated,
+        unknown: None,
+        implied_by: Some(
+            "not causally consistent, and sequential consistency implies causal consistency".into(),
+        ),
+        ..sequential
     }
 }
 

@@ -269,3 +269,33 @@ fn a_linearizability_violation_is_dated_by_its_last_witness_operation() {
         .find(|&at| at == latest_invocation);
     assert!(read.is_some(), "the last witness operation is a read");
 }
+
+/// When every outcome is known and there is no compare-and-set, the sequential and causal
+/// checks read a history alike, so sequential consistency (which implies causal consistency)
+/// never holds where causal consistency fails; and a sequential search that runs out of
+/// budget on such a history is answered by the causal violation (teaching 12).
+#[test]
+fn sequential_never_holds_where_causal_fails_and_a_causal_violation_answers_it() {
+    for (name, _) in EXPECTED {
+        let (result, report) = run(name);
+        let comparable = result.history.ops.iter().all(|op| {
+            op.outcome != sim_core::history::Outcome::Unknown
+                && op.kind != sim_core::history::OpKind::Cas
+        });
+        if comparable && ladder(&report, "causal") == "violated" {
+            assert_eq!(ladder(&report, "sequential"), "violated", "{name}");
+        }
+    }
+    let (_, report) = run("12-lost-update-clock-skew.ron");
+    let sequential = report
+        .ladder
+        .iter()
+        .find(|e| e.model == "sequential")
+        .unwrap();
+    assert_eq!(sequential.status, "violated");
+    assert!(
+        sequential.detail.contains("implies causal consistency"),
+        "{}",
+        sequential.detail
+    );
+}

@@ -56,7 +56,12 @@ fn search_detail(report: Option<&lin::Report>) -> String {
                 r.operations, r.keys, r.steps
             ),
             lin::Verdict::Violated => r.witness.as_ref().map_or_else(
-                || "no order exists".to_string(),
+                || {
+                    r.implied_by.as_ref().map_or_else(
+                        || "no order exists".to_string(),
+                        |why| format!("no order exists: {why}"),
+                    )
+                },
                 |w| {
                     format!(
                         "key {}: {} operations cannot be ordered",

@@ -508,6 +508,13 @@ pub fn simulate(setup: &Setup, trials: u64, seed: u64) -> Result<Measured, Strin
         .load_text("pbs-t-visibility (generated)", &text)
         .map_err(|e| e.to_string())?;
     let result = scenario.run(seed, RunOptions::default(), None);
+    if let Some(limit) = result.limit_reached {
+        // A truncated run would quietly measure fewer trials than asked for.
+        return Err(format!(
+            "a T8 run of {} stopped early: {limit}",
+            setup.fit.name
+        ));
+    }
     Ok(score(&result.history, client_timing(setup.reads).0))
 }
 

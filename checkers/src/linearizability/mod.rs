@@ -238,6 +238,9 @@ pub struct Report {
     pub witness: Option<Witness>,
     /// On Unknown, what ran out and where.
     pub unknown: Option<String>,
+    /// When the verdict follows from another check rather than from this search, why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implied_by: Option<String>,
 }
 
 /// Steps a key's search runs before the next key's turn.
@@ -263,6 +266,7 @@ pub fn check<M: Model>(model: &M, log: &OpLog<M::Input, M::Output>, options: &Op
         memo_bytes_max: 0,
         witness: None,
         unknown: None,
+        implied_by: None,
     };
     let keys: Vec<(&Option<String>, &Vec<usize>)> = parts.iter().collect();
     let jobs: Vec<Job<'_, M::Input, M::Output>> = keys
